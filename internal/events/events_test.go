@@ -1,0 +1,191 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestSubjectRoundTrip(t *testing.T) {
+	tests := []struct {
+		repository string
+		subject    string
+	}{
+		{"packages/nginx", "registry.events.packages.nginx"},
+		{"packages", "registry.events.packages"},
+		{"team.a/pkgs", "registry.events.team%2Ea.pkgs"},
+		{"we*rd/>x/100%", "registry.events.we%2Ard.%3Ex.100%25"},
+	}
+	for _, tt := range tests {
+		if got := Subject(tt.repository); got != tt.subject {
+			t.Errorf("Subject(%q) = %q, want %q", tt.repository, got, tt.subject)
+		}
+		back, ok := RepositoryFromSubject(tt.subject)
+		if !ok || back != tt.repository {
+			t.Errorf("RepositoryFromSubject(%q) = %q, %v; want %q", tt.subject, back, ok, tt.repository)
+		}
+	}
+	for _, bad := range []string{"other.x", "registry.events.", "registry.events.a%2", "registry.events.%zz"} {
+		if r, ok := RepositoryFromSubject(bad); ok {
+			t.Errorf("RepositoryFromSubject(%q) = %q, want failure", bad, r)
+		}
+	}
+}
+
+func TestEventValidate(t *testing.T) {
+	ok := Event{ID: "1", Repository: "r", Action: ActionPush}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, e := range map[string]Event{
+		"no id":      {Repository: "r", Action: ActionPush},
+		"no repo":    {ID: "1", Action: ActionPush},
+		"bad action": {ID: "1", Repository: "r", Action: "pull"},
+	} {
+		if e.Validate() == nil {
+			t.Errorf("%s: want error", name)
+		}
+	}
+}
+
+// StartTestServer runs an embedded NATS server for the duration of a test.
+func startServer(t *testing.T, dir, addr string) *Embedded {
+	t.Helper()
+	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: dir, Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func TestPublishDeduplicatesAndConsumes(t *testing.T) {
+	ctx := t.Context()
+	srv := startServer(t, t.TempDir(), "")
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := mustJS(t, nc)
+	if _, err := EnsureStream(ctx, js, StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := NewPublisher(nc, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := Event{ID: "e1", Format: FormatDistribution, Repository: "packages/nginx", Tag: "1.0.0", Action: ActionPush, Time: time.Unix(1, 0).UTC()}
+	for range 3 {
+		if err := pub.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev2 := ev
+	ev2.ID, ev2.Action, ev2.Tag = "e2", ActionDelete, ""
+	if err := pub.Publish(ctx, ev2); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2 (one per event id)", info.State.Msgs)
+	}
+
+	c, err := EnsureConsumer(ctx, js, StreamOptions{Backoff: []time.Duration{10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []Event
+	failedOnce := false
+	done := make(chan struct{})
+	cc, err := Consume(ctx, c, slog.New(slog.DiscardHandler), func(_ context.Context, e Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.ID == "e2" && !failedOnce {
+			failedOnce = true
+			return context.DeadlineExceeded // first attempt fails: must be redelivered
+		}
+		got = append(got, e)
+		if len(got) == 2 {
+			close(done)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Stop()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("events not consumed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !failedOnce {
+		t.Fatal("handler never saw the failing attempt")
+	}
+	ids := map[string]Event{}
+	for _, e := range got {
+		ids[e.ID] = e
+	}
+	if ids["e1"] != ev || ids["e2"] != ev2 {
+		t.Fatalf("consumed %+v, want %+v and %+v", got, ev, ev2)
+	}
+	// Acked messages leave nothing pending.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ci, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumAckPending == 0 && ci.NumPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer still has %d ack-pending, %d pending", ci.NumAckPending, ci.NumPending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPublishFailsFastWhileDisconnected(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir, "")
+	addr := srv.Address()
+	nc, err := Connect(srv.ClientURL(), "test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := EnsureStream(t.Context(), mustJS(t, nc), StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := NewPublisher(nc, time.Second)
+	srv.Shutdown()
+	ev := Event{ID: "x", Repository: "r", Action: ActionPush}
+	if err := pub.Publish(t.Context(), ev); err == nil {
+		t.Fatal("publish succeeded with NATS down")
+	}
+	srv = startServer(t, dir, addr)
+	defer srv.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsConnected() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := pub.Publish(t.Context(), ev); err != nil {
+		t.Fatalf("publish after reconnect: %v", err)
+	}
+}

@@ -1,0 +1,243 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the shared JetStream resources. Every deployment (three binaries or all-in-one) uses
+// the same ones.
+const (
+	// StreamName holds registry events; file storage so nothing acknowledged is lost on restart.
+	StreamName = "REGISTRY_EVENTS"
+	// ConsumerName is the indexer's durable consumer.
+	ConsumerName = "indexer"
+	// PackagesBucket is the key-value bucket holding the package index: one key per name+version.
+	PackagesBucket = "packages"
+	// ZotSubject receives Zot's NATS sink (CloudEvents, structured mode) straight into the stream.
+	ZotSubject = "registry.zot"
+)
+
+// StreamOptions tunes the event stream and the indexer's consumer.
+type StreamOptions struct {
+	// Replicas of the stream, consumer and bucket: 1 for a single server, 3 for a cluster.
+	Replicas int
+	// DuplicateWindow is how long a message id is remembered for deduplication.
+	DuplicateWindow time.Duration
+	// MaxAge bounds how long unconsumed events are kept.
+	MaxAge time.Duration
+	// AckWait is how long the indexer may hold an event before it is redelivered.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries; the periodic resync repairs whatever is dropped after it.
+	MaxDeliver int
+	// Backoff spaces redeliveries after a failed handling.
+	Backoff []time.Duration
+}
+
+// DefaultStreamOptions are sized for a registry's notification rate, with redeliveries spaced out
+// so that a registry outage does not turn into a tight retry loop.
+func DefaultStreamOptions() StreamOptions {
+	return StreamOptions{
+		Replicas:        1,
+		DuplicateWindow: 10 * time.Minute,
+		MaxAge:          7 * 24 * time.Hour,
+		AckWait:         2 * time.Minute,
+		MaxDeliver:      10,
+		Backoff:         []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute},
+	}
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	d := DefaultStreamOptions()
+	if o.Replicas <= 0 {
+		o.Replicas = d.Replicas
+	}
+	if o.DuplicateWindow <= 0 {
+		o.DuplicateWindow = d.DuplicateWindow
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = d.MaxAge
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = d.AckWait
+	}
+	if o.MaxDeliver <= 0 {
+		o.MaxDeliver = d.MaxDeliver
+	}
+	if o.Backoff == nil {
+		o.Backoff = d.Backoff
+	}
+	return o
+}
+
+// EnsureStream creates or updates the event stream.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.Stream, error) {
+	opts = opts.withDefaults()
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Registry notifications, one subject per repository",
+		Subjects:    []string{SubjectPrefix + ".>", ZotSubject},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  opts.DuplicateWindow,
+		MaxAge:      opts.MaxAge,
+		Replicas:    opts.Replicas,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
+	}
+	return s, nil
+}
+
+// EnsureConsumer creates or updates the indexer's durable consumer on the event stream.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.Consumer, error) {
+	opts = opts.withDefaults()
+	backoff := opts.Backoff
+	if len(backoff) >= opts.MaxDeliver {
+		backoff = backoff[:opts.MaxDeliver-1]
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "Indexer: reconcile the repository each event names",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       opts.AckWait,
+		MaxDeliver:    opts.MaxDeliver,
+		BackOff:       backoff,
+		MaxAckPending: 1000,
+		Replicas:      opts.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
+	}
+	return c, nil
+}
+
+// EnsurePackagesBucket creates or updates the key-value bucket holding the package index.
+func EnsurePackagesBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	if replicas <= 0 {
+		replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      PackagesBucket,
+		Description: "Package index: one key per package name and version",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", PackagesBucket, err)
+	}
+	return kv, nil
+}
+
+// ErrUnavailable means NATS could not take the event now; the caller should ask its sender to
+// retry later.
+var ErrUnavailable = errors.New("event stream unavailable")
+
+// Publisher stores events in the stream, deduplicated by event id.
+type Publisher struct {
+	conn    *nats.Conn
+	js      jetstream.JetStream
+	timeout time.Duration
+}
+
+// NewPublisher publishes through conn. Each publish waits at most timeout for JetStream's ack.
+func NewPublisher(conn *nats.Conn, timeout time.Duration) (*Publisher, error) {
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &Publisher{conn: conn, js: js, timeout: timeout}, nil
+}
+
+// Connected reports whether the NATS connection is up.
+func (p *Publisher) Connected() bool { return p.conn.IsConnected() }
+
+// Publish stores each event and returns once JetStream acknowledged all of them. It fails fast
+// with ErrUnavailable while disconnected rather than buffering, because the sender's retry is
+// the only safe place to keep an unacknowledged event.
+func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
+	for _, e := range evs {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if !p.conn.IsConnected() {
+			return ErrUnavailable
+		}
+		data, err := e.Marshal()
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, p.timeout)
+		_, err = p.js.Publish(pctx, Subject(e.Repository), data, jetstream.WithMsgID(e.ID))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// Handler handles one event. A nil error acknowledges it; an error has it redelivered after the
+// consumer's backoff.
+type Handler func(ctx context.Context, ev Event) error
+
+// Consume delivers the stream's events to h until the returned context is stopped. Each message
+// is handled in its own goroutine (the consumer's MaxAckPending bounds how many), so a slow
+// repository does not hold up the others; h coalesces work per repository. Payloads that do not
+// decode are terminated, never redelivered, and logged.
+func Consume(ctx context.Context, c jetstream.Consumer, log *slog.Logger, h Handler, decode Decoder) (jetstream.ConsumeContext, error) {
+	if decode == nil {
+		decode = DecodeMessage
+	}
+	backoff := DefaultStreamOptions().Backoff
+	if info := c.CachedInfo(); info != nil && len(info.Config.BackOff) > 0 {
+		backoff = info.Config.BackOff
+	}
+	return c.Consume(func(msg jetstream.Msg) {
+		evs, err := decode(msg.Subject(), msg.Data())
+		if err != nil {
+			log.Warn("dropping undecodable event", "subject", msg.Subject(), "err", err)
+			_ = msg.Term()
+			return
+		}
+		go func() {
+			for _, ev := range evs {
+				if err := h(ctx, ev); err != nil {
+					delay := backoff[0]
+					if md, mdErr := msg.Metadata(); mdErr == nil && md.NumDelivered > 0 {
+						delay = backoff[min(int(md.NumDelivered)-1, len(backoff)-1)]
+					}
+					log.Warn("event handling failed; redelivering", "repository", ev.Repository, "in", delay, "err", err)
+					_ = msg.NakWithDelay(delay)
+					return
+				}
+			}
+			_ = msg.Ack()
+		}()
+	})
+}
+
+// Decoder turns a message from the stream into events.
+type Decoder func(subject string, data []byte) ([]Event, error)
+
+// DecodeMessage decodes a normalised event. Messages on ZotSubject need a CloudEvents decoder,
+// which the webhook package provides; callers that read that subject pass their own decode.
+func DecodeMessage(subject string, data []byte) ([]Event, error) {
+	ev, err := Unmarshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{ev}, nil
+}

@@ -1,0 +1,59 @@
+// Package flagenv owns how command-line flags are read from the environment: every flag `-foo-bar`
+// may also be set as EPR_FOO_BAR, and a flag given on the command line wins.
+package flagenv
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Prefix is prepended to every environment variable name.
+const Prefix = "EPR_"
+
+// EnvName is the environment variable that sets flag name.
+func EnvName(name string) string {
+	return Prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
+}
+
+// Parse parses args into fs, after first applying the environment to every flag not given in args.
+// A bad value, from either place, is an error naming the flag.
+func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		if v, ok := lookup(EnvName(f.Name)); ok {
+			if setErr := fs.Set(f.Name, v); setErr != nil {
+				err = fmt.Errorf("failed to set -%s: %w", f.Name, setErr)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+// Logger builds the process logger for a -log-level value (debug, info, warn, error) and a
+// -log-type value (ecs: JSON lines; dev: text).
+func Logger(level, logType string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid log level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch logType {
+	case "", "ecs", "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "dev", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid log type %q", logType)
+}

@@ -1,0 +1,196 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/store"
+)
+
+func TestKeyRoundTrip(t *testing.T) {
+	for _, tt := range []struct{ name, version, key string }{
+		{"nginx", "1.20.0", "nginx/1.20.0"},
+		{"acme_logs", "1.2.0-rc1+build.5", "acme_logs/1.2.0-rc1_build.5"},
+	} {
+		if got := Key(tt.name, tt.version); got != tt.key {
+			t.Errorf("Key = %q, want %q", got, tt.key)
+		}
+		n, v, ok := SplitKey(tt.key)
+		if !ok || n != tt.name || v != tt.version {
+			t.Errorf("SplitKey(%q) = %q %q %v", tt.key, n, v, ok)
+		}
+	}
+	for _, bad := range []string{"", "nginx", "/1.0.0", "nginx/"} {
+		if _, _, ok := SplitKey(bad); ok {
+			t.Errorf("SplitKey(%q) ok", bad)
+		}
+	}
+}
+
+func testRecord(name, version string, docBytes int) *Record {
+	doc := map[string]any{"name": name, "version": version}
+	if docBytes > 0 {
+		pad := make([]byte, docBytes/2)
+		_, _ = rand.Read(pad)
+		doc["pad"] = pad // random bytes do not compress: forces the large-record path
+	}
+	raw, _ := json.Marshal(doc)
+	return &Record{Name: name, Version: version, Document: raw, Repository: "packages/" + name, Tag: version,
+		ManifestDigest: "sha256:00", Zip: Blob{Digest: "sha256:11", Size: 3}, IndexedAt: time.Unix(5, 0).UTC()}
+}
+
+func TestEncodeDecode(t *testing.T) {
+	r := testRecord("nginx", "1.0.0", 0)
+	enc, err := Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key() != "nginx/1.0.0" || !bytes.Equal(got.Document, r.Document) || got.Zip != r.Zip {
+		t.Fatalf("decoded %+v", got)
+	}
+	for name, bad := range map[string][]byte{"empty": nil, "not gzip": []byte("{}"), "truncated": enc[:len(enc)/2]} {
+		if _, err := Decode(bad); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+type fixture struct {
+	srv *events.Embedded
+	nc  *nats.Conn
+	b   *Bucket
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	kv, err := events.EnsurePackagesBucket(t.Context(), js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{srv: srv, nc: nc, b: OpenBucket(js, kv, 64<<10)}
+}
+
+func (f *fixture) put(t *testing.T, r *Record) {
+	t.Helper()
+	enc, err := Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// follow runs a follower until it has caught up and returns what its store holds.
+func follow(t *testing.T, b *Bucket, db *store.DB) (map[string]*Record, []Change) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	var mu sync.Mutex
+	var changes []Change
+	synced := make(chan struct{}, 1)
+	f := &Follower{Bucket: b, DB: db, Log: slog.New(slog.DiscardHandler),
+		OnChange: func(c []Change) { mu.Lock(); changes = append(changes, c...); mu.Unlock() },
+		OnSynced: func(uint64) {
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(ctx) }()
+	select {
+	case <-synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("follower never caught up")
+	}
+	cancel()
+	<-done
+	got := map[string]*Record{}
+	_ = db.ForEachPackage(func(k string, v []byte) error {
+		r, err := Decode(v)
+		if err != nil {
+			t.Fatalf("store holds undecodable %s: %v", k, err)
+		}
+		got[k] = r
+		return nil
+	})
+	return got, changes
+}
+
+func TestFollowerResumesAndHandlesLargeRecords(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, testRecord("a", "1.0.0", 0))
+	f.put(t, testRecord("b", "1.0.0", 200<<10)) // over maxInline: goes through the object store
+	db, err := store.Open(filepath.Join(t.TempDir(), "replica.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, changes := follow(t, f.b, db)
+	if len(got) != 2 || got["b/1.0.0"] == nil || len(got["b/1.0.0"].Document) < 100<<10 {
+		t.Fatalf("replica holds %d records", len(got))
+	}
+	if len(changes) != 2 {
+		t.Fatalf("first follow reported %d changes, want 2", len(changes))
+	}
+	// A put of identical bytes is not a change.
+	f.put(t, testRecord("a", "1.0.0", 0))
+	// Changes while the replica is away: one delete, one new record.
+	if err := f.b.Delete(t.Context(), "a/1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, testRecord("c", "2.0.0", 0))
+	got, changes = follow(t, f.b, db)
+	if _, ok := got["a/1.0.0"]; ok || got["c/2.0.0"] == nil || got["b/1.0.0"] == nil || len(got) != 2 {
+		t.Fatalf("after resume replica holds %v", keys(got))
+	}
+	if len(changes) != 2 {
+		t.Fatalf("resumed follow reported %d changes, want only the 2 new ones: %+v", len(changes), changes)
+	}
+	// A hostile value is skipped, the rest still applies.
+	if _, err := f.b.kv.Put(t.Context(), "bad/1.0.0", []byte("not a record")); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, testRecord("d", "1.0.0", 0))
+	got, _ = follow(t, f.b, db)
+	if got["d/1.0.0"] == nil || got["bad/1.0.0"] != nil {
+		t.Fatalf("after bad value replica holds %v", keys(got))
+	}
+	if err := f.b.Delete(t.Context(), "absent/1.0.0"); err != nil {
+		t.Fatalf("deleting an absent key: %v", err)
+	}
+}
+
+func keys(m map[string]*Record) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// LargeRecordsBucket is the object store holding records too big for one NATS message; the
+// key-value entry then holds a pointer to the object.
+const LargeRecordsBucket = "package-records"
+
+// pointer is the key-value value of a record stored in the object store. It is JSON, where an
+// inline record is gzip, so the first byte tells them apart.
+type pointer struct {
+	Object string `json:"object"`
+}
+
+// Bucket is the index as stored in NATS: the key-value bucket plus the object store for large
+// records.
+type Bucket struct {
+	kv jetstream.KeyValue
+	js jetstream.JetStream
+	// maxInline is the largest value put inline; larger ones go to the object store.
+	maxInline int
+	objects   jetstream.ObjectStore
+}
+
+// OpenBucket binds to the packages bucket. maxInline is the largest value written inline (use the
+// connection's max payload less headroom for headers).
+func OpenBucket(js jetstream.JetStream, kv jetstream.KeyValue, maxInline int) *Bucket {
+	if maxInline <= 0 {
+		maxInline = 512 << 10
+	}
+	return &Bucket{kv: kv, js: js, maxInline: maxInline}
+}
+
+func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.ObjectStore, error) {
+	if b.objects != nil {
+		return b.objects, nil
+	}
+	var os jetstream.ObjectStore
+	var err error
+	if create {
+		st, _ := b.kv.Status(ctx)
+		replicas := 1
+		if st != nil {
+			if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+				replicas = bs.StreamInfo().Config.Replicas
+			}
+		}
+		os, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket:      LargeRecordsBucket,
+			Description: "Package records too large for one key-value entry",
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		})
+	} else {
+		os, err = b.js.ObjectStore(ctx, LargeRecordsBucket)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", LargeRecordsBucket, err)
+	}
+	b.objects = os
+	return os, nil
+}
+
+// Put stores an encoded record under key. It writes nothing when the bucket already holds the
+// same value, so replicas see no spurious change.
+func (b *Bucket) Put(ctx context.Context, key string, encoded []byte) error {
+	value := encoded
+	if len(encoded) > b.maxInline {
+		os, err := b.objectStore(ctx, true)
+		if err != nil {
+			return err
+		}
+		if _, err := os.PutBytes(ctx, key, encoded); err != nil {
+			return fmt.Errorf("put large record %s: %w", key, err)
+		}
+		value, _ = json.Marshal(pointer{Object: key})
+	}
+	if cur, err := b.kv.Get(ctx, key); err == nil && bytes.Equal(cur.Value(), value) && len(encoded) <= b.maxInline {
+		return nil
+	}
+	if _, err := b.kv.Put(ctx, key, value); err != nil {
+		return fmt.Errorf("put record %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes key. Deleting an absent key is not an error.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if _, err := b.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err := b.kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("delete record %s: %w", key, err)
+	}
+	return nil
+}
+
+// resolve turns a key-value value into the encoded record, fetching it from the object store when
+// the value is a pointer.
+func (b *Bucket) resolve(ctx context.Context, value []byte) ([]byte, error) {
+	if len(value) == 0 || value[0] != '{' {
+		return value, nil
+	}
+	var p pointer
+	if err := json.Unmarshal(value, &p); err != nil || p.Object == "" {
+		return nil, fmt.Errorf("bad record pointer")
+	}
+	os, err := b.objectStore(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.GetBytes(ctx, p.Object)
+	if err != nil {
+		return nil, fmt.Errorf("get large record %s: %w", p.Object, err)
+	}
+	return data, nil
+}
+
+// Get returns the encoded record under key, or jetstream.ErrKeyNotFound.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	e, err := b.kv.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return b.resolve(ctx, e.Value())
+}
+
+// Keys lists every key in the bucket.
+func (b *Bucket) Keys(ctx context.Context) ([]string, error) {
+	lister, err := b.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for k := range lister.Keys() {
+		out = append(out, k)
+	}
+	return out, nil
+}

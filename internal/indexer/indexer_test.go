@@ -1,0 +1,480 @@
+package indexer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/oci-epr/package-registry/internal/devregistry"
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/store"
+)
+
+// requestCounter counts the registry's requests by kind and can fail tag listings.
+type requestCounter struct {
+	mu         sync.Mutex
+	counts     map[string]int
+	failTags   atomic.Bool
+	manifestOf map[string]int // GET manifest requests per repository:reference
+}
+
+func (c *requestCounter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := classify(r)
+		c.mu.Lock()
+		c.counts[kind]++
+		c.mu.Unlock()
+		if kind == "tags" && c.failTags.Load() {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func classify(r *http.Request) string {
+	p := r.URL.Path
+	switch {
+	case strings.HasSuffix(p, "/tags/list"):
+		return "tags"
+	case strings.Contains(p, "/manifests/"):
+		return r.Method + " manifest"
+	case strings.Contains(p, "/blobs/uploads"):
+		return "upload"
+	case strings.Contains(p, "/blobs/"):
+		return r.Method + " blob"
+	}
+	return r.Method + " other"
+}
+
+func (c *requestCounter) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int{}
+	return out
+}
+
+type harness struct {
+	t       *testing.T
+	reg     *devregistry.Registry
+	counter *requestCounter
+	client  *oci.Client
+	bucket  *index.Bucket
+	dataDir string
+	db      *store.DB
+	ix      *Indexer
+	metrics *Metrics
+	logs    *bytes.Buffer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, counter: &requestCounter{counts: map[string]int{}}, dataDir: t.TempDir(), logs: &bytes.Buffer{}}
+	reg, err := devregistry.Start(t.Context(), devregistry.Options{Handler: h.counter.wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	h.reg = reg
+	h.client, err = oci.New(oci.Config{Registry: "http://" + reg.Host()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	kv, err := events.EnsurePackagesBucket(t.Context(), js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bucket = index.OpenBucket(js, kv, 0)
+	h.start()
+	return h
+}
+
+// start opens the data directory and builds an indexer over it, as a process start would.
+func (h *harness) start() {
+	h.t.Helper()
+	db, err := store.Open(filepath.Join(h.dataDir, "indexer.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { db.Close() })
+	cache, err := oci.NewBlobCache(filepath.Join(h.dataDir, "blobs"), 64<<20)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.db = db
+	h.metrics = NewMetrics(nil)
+	h.ix = New(Config{
+		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: CacheBlobs{Cache: cache, Fetcher: h.client},
+		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics,
+		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+}
+
+func (h *harness) stop() { h.db.Close() }
+
+func (h *harness) push(repo, tag string, zip []byte) {
+	h.t.Helper()
+	if _, err := h.client.PushPackage(h.t.Context(), repo, tag, zip, nil, nil); err != nil {
+		h.t.Fatalf("push %s:%s: %v", repo, tag, err)
+	}
+}
+
+// bucketDocs returns every record in the bucket by key.
+func (h *harness) bucketDocs() map[string]*index.Record {
+	h.t.Helper()
+	keys, err := h.bucket.Keys(h.t.Context())
+	if err != nil && !strings.Contains(err.Error(), "no keys") {
+		h.t.Fatal(err)
+	}
+	out := map[string]*index.Record{}
+	for _, k := range keys {
+		enc, err := h.bucket.Get(h.t.Context(), k)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		r, err := index.Decode(enc)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out[k] = r
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func expectDoc(t *testing.T, rec *index.Record, zip []byte) {
+	t.Helper()
+	want, _, err := packages.ReadBytes(zip, packages.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got packages.Package
+	if err := json.Unmarshal(rec.Document, &got); err != nil {
+		t.Fatal(err)
+	}
+	wb, _ := packages.Encode(want)
+	gb, _ := packages.Encode(&got)
+	if !bytes.Equal(wb, gb) {
+		t.Fatalf("document of %s differs from the package read directly:\n%s\nwant\n%s", rec.Key(), gb, wb)
+	}
+}
+
+func TestIndexerFollowsTheRegistry(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	arts := packagetest.Many(20)
+	zips := map[string][]byte{}
+	for i, a := range arts {
+		zips[index.Key(a.Name, a.Version)] = a.Zip
+		if i%2 == 0 {
+			h.push("packages/"+a.Name, strings.ReplaceAll(a.Version, "+", "_"), a.Zip)
+		} else {
+			h.push("packages", a.Name+"-"+a.Version, a.Zip)
+		}
+	}
+	// Tags that are not package versions are skipped.
+	h.push("packages/"+arts[0].Name, "latest", arts[0].Zip)
+
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	docs := h.bucketDocs()
+	if got, want := sortedKeys(docs), sortedKeys(zips); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("bucket keys\n%v\nwant\n%v", got, want)
+	}
+	for k, rec := range docs {
+		expectDoc(t, rec, zips[k])
+	}
+
+	// Re-push a tag with new content: the document is replaced.
+	a := arts[0]
+	spec := packagetest.Spec{Name: a.Name, Version: a.Version, Title: "Changed", Description: "New content."}
+	changed := packagetest.Build(spec)
+	h.push("packages/"+a.Name, a.Version, changed)
+	if err := h.ix.Request(ctx, "packages/"+a.Name, a.Version); err != nil {
+		t.Fatal(err)
+	}
+	expectDoc(t, h.bucketDocs()[index.Key(a.Name, a.Version)], changed)
+
+	// The same package in both layouts: deleting one copy keeps the key.
+	h.push("packages", a.Name+"-"+a.Version, changed)
+	if err := h.ix.Request(ctx, "packages", a.Name+"-"+a.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.client.DeleteTag(ctx, "packages", a.Name+"-"+a.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.Reconcile(ctx, "packages"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.bucketDocs()[index.Key(a.Name, a.Version)]; !ok {
+		t.Fatal("key deleted although another repository still provides it")
+	}
+
+	// Delete a tag: its package leaves the bucket.
+	b := arts[2]
+	if err := h.client.DeleteTag(ctx, "packages/"+b.Name, b.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.Request(ctx, "packages/"+b.Name, deleteHint); err != nil {
+		t.Fatal(err)
+	}
+	docs = h.bucketDocs()
+	if _, ok := docs[index.Key(b.Name, b.Version)]; ok {
+		t.Fatal("deleted tag still indexed")
+	}
+	if len(docs) != 19 {
+		t.Fatalf("bucket holds %d records after one delete, want 19", len(docs))
+	}
+
+	// Delete a whole repository (every manifest): all its packages leave.
+	repo := "packages/" + arts[4].Name
+	tags, err := h.client.Tags(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range tags {
+		desc, err := h.client.Resolve(ctx, repo, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.client.DeleteManifest(ctx, repo, desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	for k, rec := range h.bucketDocs() {
+		if rec.Repository == repo {
+			t.Fatalf("%s still indexed from deleted repository", k)
+		}
+	}
+}
+
+func TestEventOnLargeRepositoryFetchesOnlyTheNewTag(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const repo = "packages/big"
+	for i := range 200 {
+		v := fmt.Sprintf("1.%d.0", i)
+		h.push(repo, v, packagetest.Build(packagetest.Spec{Name: "big", Version: v}))
+	}
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	h.push(repo, "2.0.0", packagetest.Build(packagetest.Spec{Name: "big", Version: "2.0.0"}))
+	h.counter.reset()
+	ev := events.Event{ID: "x", Repository: repo, Tag: "2.0.0", Action: events.ActionPush}
+	if err := h.ix.HandleEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	got := h.counter.reset()
+	t.Logf("registry requests for one new tag among 200: %v", got)
+	want := map[string]int{"HEAD manifest": 1, "GET manifest": 1, "GET blob": 1}
+	for kind, n := range want {
+		if got[kind] != n {
+			t.Errorf("%s requests = %d, want %d", kind, got[kind], n)
+		}
+	}
+	if got["tags"] < 1 {
+		t.Error("no tag listing")
+	}
+	if len(h.bucketDocs()) != 201 {
+		t.Fatalf("bucket holds %d records, want 201", len(h.bucketDocs()))
+	}
+	// A full resync re-resolves every tag but downloads nothing.
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	got = h.counter.reset()
+	t.Logf("registry requests for a full resync of 201 tags: %v", got)
+	if got["GET manifest"] != 0 || got["GET blob"] != 0 {
+		t.Errorf("resync downloaded: %v", got)
+	}
+}
+
+func TestFailedListingDeletesNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	arts := packagetest.Many(4)
+	for _, a := range arts {
+		h.push("packages/"+a.Name, a.Version, a.Zip)
+	}
+	repo := "packages/" + arts[0].Name
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	before := sortedKeys(h.bucketDocs())
+	if err := h.client.DeleteTag(ctx, repo, arts[0].Version); err != nil {
+		t.Fatal(err)
+	}
+	h.counter.failTags.Store(true)
+	if err := h.ix.Reconcile(ctx, repo); err == nil {
+		t.Fatal("reconcile succeeded while the tag listing failed")
+	}
+	if after := sortedKeys(h.bucketDocs()); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("bucket changed after a failed listing: %v → %v", before, after)
+	}
+	if got := testutil.ToFloat64(h.metrics.ReconcileError); got != 1 {
+		t.Fatalf("reconcile errors = %v, want 1", got)
+	}
+	h.counter.failTags.Store(false)
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.bucketDocs()); n != len(before)-1 {
+		t.Fatalf("after recovery bucket holds %d, want %d", n, len(before)-1)
+	}
+}
+
+func TestRestartDownloadsNothing(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	for _, a := range packagetest.Many(8) {
+		h.push("packages/"+a.Name, a.Version, a.Zip)
+	}
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := sortedKeys(h.bucketDocs())
+	h.stop()
+	h.start()
+	h.counter.reset()
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := h.counter.reset()
+	if got["GET manifest"] != 0 || got["GET blob"] != 0 {
+		t.Fatalf("restarted indexer downloaded: %v", got)
+	}
+	if keys := sortedKeys(h.bucketDocs()); strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Fatalf("bucket after restart %v, want %v", keys, want)
+	}
+}
+
+func TestMalformedArtifactIsSkippedOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	good := packagetest.Build(packagetest.Spec{Name: "mixed", Version: "1.0.0"})
+	h.push("packages/mixed", "1.0.0", good)
+	// Valid zip, but under a tag that claims another version.
+	h.push("packages/mixed", "1.1.0", good)
+	noReadme := packagetest.Spec{Name: "mixed", Version: "1.2.0", NoReadme: true}
+	h.push("packages/mixed", "1.2.0", packagetest.Build(noReadme))
+	for range 2 {
+		if err := h.ix.Reconcile(ctx, "packages/mixed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	docs := h.bucketDocs()
+	if len(docs) != 1 || docs["mixed/1.0.0"] == nil {
+		t.Fatalf("bucket holds %v, want only mixed/1.0.0", sortedKeys(docs))
+	}
+	if n := strings.Count(h.logs.String(), "artifact rejected"); n != 2 {
+		t.Fatalf("logged %d rejections over two reconciles, want 2 (once per artifact):\n%s", n, h.logs)
+	}
+	for _, want := range []string{"tag=1.1.0", "tag=1.2.0", "repository=packages/mixed", "digest=sha256:"} {
+		if !strings.Contains(h.logs.String(), want) {
+			t.Errorf("rejection log lacks %q", want)
+		}
+	}
+	total := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(string(packages.RuleExpectMismatch))) +
+		testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(string(packages.RuleMissingReadme)))
+	if total != 2 {
+		t.Fatalf("rejection metric = %v, want 2", total)
+	}
+}
+
+func TestRequestsForOneRepositoryAreCoalesced(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.push("packages/burst", "1.0.0", packagetest.Build(packagetest.Spec{Name: "burst", Version: "1.0.0"}))
+	h.ix.cfg.Debounce = 20 * 1e6
+	h.counter.reset()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.ix.Request(ctx, "packages/burst", "1.0.0"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := h.counter.reset()
+	if got["tags"] > 2 {
+		t.Fatalf("20 concurrent requests caused %d tag listings, want at most 2", got["tags"])
+	}
+	if len(h.bucketDocs()) != 1 {
+		t.Fatal("package not indexed")
+	}
+}
+
+func TestLayoutCandidates(t *testing.T) {
+	l := Layout{Base: "packages"}
+	tests := []struct {
+		repo, tag, name, version string
+		ok                       bool
+	}{
+		{"packages/nginx", "1.20.0", "nginx", "1.20.0", true},
+		{"packages/nginx", "1.20.0-rc1_build.1", "nginx", "1.20.0-rc1+build.1", true},
+		{"packages", "nginx-1.20.0", "nginx", "1.20.0", true},
+		{"packages", "acme_logs-1.2.0-rc1", "acme_logs", "1.2.0-rc1", true},
+		{"packages/nginx", "latest", "", "", false},
+		{"packages/nginx", "sha256-" + strings.Repeat("a", 64), "", "", false},
+		{"packages/nginx", "1.0.0.sig", "", "", false},
+		{"packages/nginx", "v1.0.0", "", "", false},
+		{"packages", "nginx", "", "", false},
+		{"packages", "Nginx-1.0.0", "", "", false},
+		{"other/nginx", "1.0.0", "", "", false},
+		{"packages/a/b", "1.0.0", "", "", false},
+		{"packages/Bad", "1.0.0", "", "", false},
+	}
+	for _, tt := range tests {
+		name, version, ok := l.Candidate(tt.repo, tt.tag)
+		if ok != tt.ok || name != tt.name || version != tt.version {
+			t.Errorf("Candidate(%q, %q) = %q %q %v, want %q %q %v", tt.repo, tt.tag, name, version, ok, tt.name, tt.version, tt.ok)
+		}
+	}
+}
+
+var _ = context.Background

@@ -1,0 +1,34 @@
+package indexer
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts what the indexer does. Names reuse EPR's where they mean the same thing, so
+// existing dashboards keep working.
+type Metrics struct {
+	ReconcileSuccess prometheus.Counter
+	ReconcileError   prometheus.Counter
+	ReconcileSeconds prometheus.Histogram
+	Rejected         *prometheus.CounterVec
+	Published        prometheus.Counter
+	Deleted          prometheus.Counter
+	Downloads        prometheus.Counter
+	Packages         prometheus.Gauge
+}
+
+// NewMetrics registers the indexer's metrics on reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ReconcileSuccess: prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_storage_indexer_update_index_success_total", Help: "Repository reconciles that completed."}),
+		ReconcileError:   prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_storage_indexer_update_index_error_total", Help: "Repository reconciles that failed and will be retried."}),
+		ReconcileSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "epr_storage_indexer_update_index_duration_seconds", Help: "Time to reconcile one repository.", Buckets: prometheus.DefBuckets}),
+		Rejected:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "epr_indexer_rejected_artifacts_total", Help: "Artifacts not indexed because they broke a rule, by rule."}, []string{"rule"}),
+		Published:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_published_records_total", Help: "Package records put into the index bucket."}),
+		Deleted:          prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_deleted_records_total", Help: "Package records deleted from the index bucket."}),
+		Downloads:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_manifest_parses_total", Help: "Manifest digests fetched and parsed (each digest once)."}),
+		Packages:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_indexer_indexed_packages", Help: "Package versions the indexer has published."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Packages)
+	}
+	return m
+}

@@ -1,0 +1,110 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/oci"
+)
+
+// HandleEvent reconciles the repository an event names. An event that names a tag asks only for
+// that tag to be re-resolved (plus any tag not indexed yet); one without a tag — a delete by
+// digest, a referrer push — re-resolves every tag.
+func (ix *Indexer) HandleEvent(ctx context.Context, ev events.Event) error {
+	if ev.Tag != "" && ev.Action == events.ActionPush {
+		return ix.Request(ctx, ev.Repository, ev.Tag)
+	}
+	if ev.Action == events.ActionDelete && ev.Tag != "" {
+		// A tag delete needs only the listing: the tag is gone or it is not.
+		return ix.Request(ctx, ev.Repository, deleteHint)
+	}
+	return ix.Request(ctx, ev.Repository)
+}
+
+// deleteHint is a tag name no registry allows (tags start with a word character), used to ask
+// for a listing without re-resolving any indexed tag.
+const deleteHint = "-"
+
+// KnownRepositories is every repository the indexer should reconcile: those it has state for,
+// the configured ones and, where the registry offers a catalog, those under the layout's base.
+func (ix *Indexer) KnownRepositories(ctx context.Context) ([]string, error) {
+	set := map[string]bool{}
+	stored, err := ix.cfg.DB.Repositories()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range stored {
+		set[r] = true
+	}
+	for _, r := range ix.cfg.Repositories {
+		set[r] = true
+	}
+	if ix.cfg.Catalog != nil {
+		repos, err := ix.cfg.Catalog(ctx)
+		switch {
+		case errors.Is(err, oci.ErrCatalogUnsupported):
+			ix.cfg.Log.Debug("registry has no catalog; discovering repositories from events only")
+		case err != nil:
+			ix.cfg.Log.Warn("catalog listing failed", "err", err)
+		default:
+			for _, r := range repos {
+				if ix.cfg.Layout.Owns(r) {
+					set[r] = true
+				}
+			}
+		}
+	}
+	if ix.cfg.Layout.Base != "" {
+		set[ix.cfg.Layout.Base] = true
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// SyncAll fully reconciles every known repository, in parallel up to the configured bound, and
+// returns the failures joined.
+func (ix *Indexer) SyncAll(ctx context.Context) error {
+	repos, err := ix.KnownRepositories(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(repos))
+	for i, r := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ix.Request(ctx, r)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RunResync performs a sync now and then every interval until ctx ends.
+func (ix *Indexer) RunResync(ctx context.Context, interval time.Duration) {
+	for {
+		start := time.Now()
+		if err := ix.SyncAll(ctx); err != nil && ctx.Err() == nil {
+			ix.cfg.Log.Warn("sync finished with failures", "err", err)
+		} else if ctx.Err() == nil {
+			ix.cfg.Log.Info("sync finished", "took", time.Since(start).Round(time.Millisecond))
+		}
+		if interval <= 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}

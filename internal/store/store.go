@@ -1,0 +1,254 @@
+// Package store owns a process's local bbolt database: the package documents an API replica
+// serves, what the indexer has indexed per repository, and small metadata such as the last
+// applied key-value revision.
+//
+// Schema (bucket → key → value):
+//
+//	packages            package key ("<name>/<version>")  → encoded index record (as in the KV bucket)
+//	repositories        repository name                   → nested bucket: tag → JSON TagState
+//	manifests           "<digest> <package key>"          → JSON ManifestState
+//	meta                "kv_revision"                     → uint64, big endian
+//
+// bbolt takes an exclusive file lock, so each process keeps its own file and nothing here is
+// shared across processes. Every write is one transaction, fsynced on commit.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketPackages     = []byte("packages")
+	bucketRepositories = []byte("repositories")
+	bucketManifests    = []byte("manifests")
+	bucketMeta         = []byte("meta")
+	keyKVRevision      = []byte("kv_revision")
+)
+
+// DB is an open store.
+type DB struct {
+	bolt *bolt.DB
+}
+
+// Open opens or creates the database file, waiting up to a few seconds for another process to
+// release it.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	return &DB{bolt: b}, nil
+}
+
+// Close releases the file.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// PackageChange is one put (Value set) or delete (Value nil) of a package record.
+type PackageChange struct {
+	Key   string
+	Value []byte
+}
+
+// ApplyPackages applies changes and records revision in one transaction, so a crash leaves the
+// replica at a revision whose changes are all present.
+func (db *DB) ApplyPackages(changes []PackageChange, revision uint64) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPackages)
+		for _, c := range changes {
+			var err error
+			if c.Value == nil {
+				err = b.Delete([]byte(c.Key))
+			} else {
+				err = b.Put([]byte(c.Key), c.Value)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		var rev [8]byte
+		binary.BigEndian.PutUint64(rev[:], revision)
+		return tx.Bucket(bucketMeta).Put(keyKVRevision, rev[:])
+	})
+}
+
+// ReplacePackages makes the package bucket hold exactly records, at revision. A replica uses it
+// when it must re-read the whole index.
+func (db *DB) ReplacePackages(records map[string][]byte, revision uint64) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketPackages); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketPackages)
+		if err != nil {
+			return err
+		}
+		for k, v := range records {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		var rev [8]byte
+		binary.BigEndian.PutUint64(rev[:], revision)
+		return tx.Bucket(bucketMeta).Put(keyKVRevision, rev[:])
+	})
+}
+
+// KVRevision is the last key-value revision applied; 0 when none was.
+func (db *DB) KVRevision() (uint64, error) {
+	var rev uint64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyKVRevision); len(v) == 8 {
+			rev = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return rev, err
+}
+
+// ForEachPackage calls fn for every stored record, in key order. The value is only valid during
+// the call.
+func (db *DB) ForEachPackage(fn func(key string, value []byte) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPackages).ForEach(func(k, v []byte) error { return fn(string(k), v) })
+	})
+}
+
+// Package returns one record, or nil when absent.
+func (db *DB) Package(key string) ([]byte, error) {
+	var out []byte
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketPackages).Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TagState is what the indexer concluded about one tag.
+type TagState struct {
+	Digest string `json:"digest"`
+	// Key is the package key published for this tag; empty when the tag holds no valid package.
+	Key string `json:"key,omitempty"`
+	// Rejected says why the artifact was not indexed; empty when it was.
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// ManifestState is what parsing a manifest digest produced; a digest is parsed once.
+type ManifestState struct {
+	// Key is the package key the digest holds; empty when it was rejected.
+	Key      string `json:"key,omitempty"`
+	Rejected string `json:"rejected,omitempty"`
+	// Record is the encoded index record built from the digest, kept so that re-tagging known
+	// content publishes it again without a download.
+	Record []byte `json:"record,omitempty"`
+}
+
+// Repositories lists the repositories with recorded state.
+func (db *DB) Repositories() ([]string, error) {
+	var out []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRepositories).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Tags returns the recorded state of a repository's tags; empty when none is recorded.
+func (db *DB) Tags(repository string) (map[string]TagState, error) {
+	out := map[string]TagState{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRepositories).Bucket([]byte(repository))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var s TagState
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("store: tag %s:%s: %w", repository, k, err)
+			}
+			out[string(k)] = s
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetTags replaces the recorded state of a repository's tags; an empty map forgets the
+// repository.
+func (db *DB) SetTags(repository string, tags map[string]TagState) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		repos := tx.Bucket(bucketRepositories)
+		if err := repos.DeleteBucket([]byte(repository)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		if len(tags) == 0 {
+			return nil
+		}
+		b, err := repos.CreateBucket([]byte(repository))
+		if err != nil {
+			return err
+		}
+		for tag, s := range tags {
+			v, err := json.Marshal(s)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(tag), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Manifest returns what parsing digest produced, if it was parsed.
+func (db *DB) Manifest(digest string) (ManifestState, bool, error) {
+	var s ManifestState
+	var found bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketManifests).Get([]byte(digest))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &s)
+	})
+	return s, found, err
+}
+
+// PutManifest records what parsing digest produced.
+func (db *DB) PutManifest(digest string, s ManifestState) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketManifests).Put([]byte(digest), v)
+	})
+}

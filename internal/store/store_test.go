@@ -1,0 +1,115 @@
+package store
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestPackagesAndRevisionSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db", "state.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ := db.KVRevision(); rev != 0 {
+		t.Fatalf("fresh revision = %d", rev)
+	}
+	if err := db.ApplyPackages([]PackageChange{{Key: "a@1.0.0", Value: []byte("A1")}, {Key: "b@2.0.0", Value: []byte("B2")}}, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ApplyPackages([]PackageChange{{Key: "a@1.0.0"}, {Key: "c@0.1.0", Value: []byte("C")}}, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rev, err := db.KVRevision()
+	if err != nil || rev != 7 {
+		t.Fatalf("revision = %d, %v; want 7", rev, err)
+	}
+	got := map[string]string{}
+	if err := db.ForEachPackage(func(k string, v []byte) error { got[k] = string(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"b@2.0.0": "B2", "c@0.1.0": "C"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("packages = %v, want %v", got, want)
+	}
+	if v, _ := db.Package("a@1.0.0"); v != nil {
+		t.Fatalf("deleted package still present: %q", v)
+	}
+	if err := db.ReplacePackages(map[string][]byte{"z@1.0.0": []byte("Z")}, 9); err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	_ = db.ForEachPackage(func(k string, v []byte) error { got[k] = string(v); return nil })
+	if !reflect.DeepEqual(got, map[string]string{"z@1.0.0": "Z"}) {
+		t.Fatalf("after replace: %v", got)
+	}
+	if rev, _ := db.KVRevision(); rev != 9 {
+		t.Fatalf("revision after replace = %d", rev)
+	}
+}
+
+func TestIndexerState(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tags := map[string]TagState{
+		"1.0.0": {Digest: "sha256:aa", Key: "nginx@1.0.0"},
+		"1.1.0": {Digest: "sha256:bb", Rejected: "docs/README.md missing"},
+	}
+	if err := db.SetTags("packages/nginx", tags); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Tags("packages/nginx")
+	if err != nil || !reflect.DeepEqual(got, tags) {
+		t.Fatalf("tags = %v, %v", got, err)
+	}
+	repos, _ := db.Repositories()
+	if !reflect.DeepEqual(repos, []string{"packages/nginx"}) {
+		t.Fatalf("repositories = %v", repos)
+	}
+	if err := db.SetTags("packages/nginx", map[string]TagState{"1.0.0": tags["1.0.0"]}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Tags("packages/nginx"); len(got) != 1 {
+		t.Fatalf("SetTags did not replace: %v", got)
+	}
+	if err := db.SetTags("packages/nginx", nil); err != nil {
+		t.Fatal(err)
+	}
+	if repos, _ := db.Repositories(); len(repos) != 0 {
+		t.Fatalf("empty SetTags kept the repository: %v", repos)
+	}
+	ms := ManifestState{Key: "nginx/1.0.0", Record: []byte("encoded")}
+	if err := db.PutManifest("sha256:aa", ms); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.Manifest("sha256:aa"); err != nil || !ok || !reflect.DeepEqual(got, ms) {
+		t.Fatalf("manifest = %+v %v %v", got, ok, err)
+	}
+	if _, ok, _ := db.Manifest("sha256:zz"); ok {
+		t.Fatal("unknown manifest found")
+	}
+}
+
+func TestSecondOpenWaitsThenFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := Open(path); err == nil {
+		t.Fatal("second open of a locked file succeeded")
+	}
+}
