@@ -57,3 +57,17 @@ func Logger(level, logType string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("invalid log type %q", logType)
 }
+
+// InArgs reports whether flag name appears in args (as -name, --name, -name=v or --name=v).
+func InArgs(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}

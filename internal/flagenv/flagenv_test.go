@@ -51,3 +51,20 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestInArgs(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-oci-password", "x"}, true},
+		{[]string{"--oci-password=x"}, true},
+		{[]string{"-oci-username", "u"}, false},
+		{[]string{"--", "-oci-password"}, false},
+	}
+	for _, tt := range tests {
+		if got := InArgs(tt.args, "oci-password"); got != tt.want {
+			t.Errorf("InArgs(%v) = %v", tt.args, got)
+		}
+	}
+}

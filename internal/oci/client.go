@@ -1,0 +1,354 @@
+package oci
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+)
+
+// DefaultUserAgent is sent when Config.UserAgent is empty.
+const DefaultUserAgent = "oci-epr-package-registry"
+
+// maxListPages bounds server-driven pagination: a registry whose Link header loops would
+// otherwise keep a listing running forever.
+const maxListPages = 10000
+
+var (
+	// ErrRepositoryNotFound is returned by Tags when the registry answers that the repository
+	// does not exist (404 with NAME_UNKNOWN or NOT_FOUND). It is the only listing outcome that
+	// allows a caller to forget everything it indexed for the repository.
+	ErrRepositoryNotFound = errors.New("repository not found")
+	// ErrCatalogUnsupported is returned by Catalog when the registry refuses /v2/_catalog
+	// (401, 403, 404 or 405), as GHCR, Docker Hub and most cloud registries do.
+	ErrCatalogUnsupported = errors.New("registry does not offer the catalog API")
+	// ErrNotFound is oras-go's errdef.ErrNotFound, re-exported so callers need not import oras.
+	ErrNotFound = errdef.ErrNotFound
+	// ErrUnsupportedManifest is returned by FetchManifest for anything but an image manifest.
+	ErrUnsupportedManifest = errors.New("unsupported manifest")
+	// ErrTooLarge is returned when content exceeds a size bound.
+	ErrTooLarge = errors.New("content too large")
+	// ErrDigestMismatch is returned when downloaded content does not match its descriptor.
+	ErrDigestMismatch = errors.New("digest or size mismatch")
+)
+
+// Config says how to reach one registry.
+type Config struct {
+	// Registry is "host[:port]", optionally prefixed by "https://" or "http://" (plain HTTP).
+	// A trailing "/" is tolerated; a path is not.
+	Registry string
+	// Username and Password are sent as a static credential: as Basic auth to registries that
+	// challenge for Basic, exchanged for a token at registries that challenge for Bearer. Both
+	// or neither must be set. Password never appears in String, logs or errors.
+	Username string
+	Password string
+	// Insecure treats the registry as Docker treats an "insecure registry": TLS certificates
+	// are not verified, and when Registry has no scheme the client first tries HTTPS and falls
+	// back to plain HTTP if the registry does not speak TLS (decided once per Client, by probing
+	// GET /v2/ on first use). An explicit "https://" never falls back; an explicit "http://" is
+	// plain HTTP whatever Insecure says. Without Insecure and without a scheme, only verified
+	// HTTPS is used: plain HTTP is never chosen implicitly, not even for localhost.
+	Insecure bool
+	// UserAgent defaults to DefaultUserAgent.
+	UserAgent string
+	// HTTPClient, when set, is used as is (tests wrap its transport to count or alter
+	// requests). Its transport then decides TLS verification; Insecure still enables the
+	// plain-HTTP fallback. When nil, the client builds a transport of its own that honours
+	// Insecure.
+	HTTPClient *http.Client
+	// PageSize is the page size ("n") asked for in tag listings; zero leaves it to the
+	// registry. Listings always follow Link headers to the end, whatever the size. The catalog
+	// always uses the registry's page size.
+	PageSize int
+}
+
+// String describes the configuration without the password.
+func (c Config) String() string {
+	return fmt.Sprintf("oci.Config{Registry: %q, Username: %q, Password: %s, Insecure: %t, UserAgent: %q, PageSize: %d}",
+		redactAddress(c.Registry), c.Username, redacted(c.Password), c.Insecure, c.UserAgent, c.PageSize)
+}
+
+// GoString keeps %#v from printing the password.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the password.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("registry", redactAddress(c.Registry)),
+		slog.String("username", c.Username),
+		slog.String("password", redacted(c.Password)),
+		slog.Bool("insecure", c.Insecure),
+	)
+}
+
+// redactAddress hides user info someone put into a registry address ("https://u:p@host"),
+// which parseAddress refuses but errors and String would otherwise echo.
+func redactAddress(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
+	}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return s[:start] + "[redacted]" + s[at:]
+}
+
+func redacted(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// schemeMode is how a Client picks between HTTPS and plain HTTP.
+type schemeMode int
+
+const (
+	schemeHTTPS schemeMode = iota // verified (or, with Insecure, unverified) HTTPS only
+	schemeHTTP                    // plain HTTP only
+	schemeProbe                   // Insecure without a scheme: HTTPS, else plain HTTP
+)
+
+// address is a parsed Config.Registry.
+type address struct {
+	host string // host[:port], as OCI references spell it
+	mode schemeMode
+}
+
+// parseAddress parses Config.Registry. insecure only matters when no scheme is given.
+func parseAddress(s string, insecure bool) (address, error) {
+	raw := strings.TrimSpace(s)
+	s = redactAddress(raw) // what errors may show
+	if raw == "" {
+		return address{}, errors.New("oci: registry address is empty")
+	}
+	mode := schemeHTTPS
+	if insecure {
+		mode = schemeProbe
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		switch strings.ToLower(raw[:i]) {
+		case "https":
+			mode = schemeHTTPS
+		case "http":
+			mode = schemeHTTP
+		default:
+			return address{}, fmt.Errorf("oci: registry address %q: scheme must be http or https", s)
+		}
+		raw = raw[i+3:]
+	}
+	raw = strings.TrimSuffix(raw, "/")
+	if strings.ContainsAny(raw, "/?#@ ") {
+		// A path, query or user info would be silently dropped by the OCI URL scheme, and
+		// credentials in the address would end up in logs: refuse them.
+		return address{}, fmt.Errorf("oci: registry address %q must be host[:port] with an optional http:// or https:// prefix", s)
+	}
+	host := strings.ToLower(raw)
+	if err := (registry.Reference{Registry: host}).ValidateRegistry(); err != nil {
+		return address{}, fmt.Errorf("oci: registry address %q: %w", s, err)
+	}
+	return address{host: host, mode: mode}, nil
+}
+
+// Client talks to one registry. It is safe for concurrent use.
+type Client struct {
+	host     string
+	mode     schemeMode
+	username string
+	pageSize int
+	base     *http.Client // without auth; used to probe the scheme
+	auth     *auth.Client // what oras-go sends every registry request through
+	ua       string
+
+	mu      sync.Mutex // guards decided and plain, set once by the scheme probe
+	decided bool
+	plain   bool
+}
+
+// New returns a client for cfg.Registry. It does not contact the registry.
+func New(cfg Config) (*Client, error) {
+	addr, err := parseAddress(cfg.Registry, cfg.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	if (cfg.Username == "") != (cfg.Password == "") {
+		return nil, errors.New("oci: username and password must be given together")
+	}
+	if cfg.PageSize < 0 {
+		return nil, errors.New("oci: page size must not be negative")
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{Transport: defaultTransport(cfg.Insecure)}
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	ac := &auth.Client{
+		Client: base,
+		// A cache per Client: the package-wide auth.DefaultCache would share tokens between
+		// clients of one host holding different credentials.
+		Cache: auth.NewCache(),
+	}
+	ac.SetUserAgent(ua)
+	if cfg.Username != "" {
+		ac.Credential = auth.StaticCredential(addr.host, auth.Credential{
+			Username: cfg.Username,
+			Password: cfg.Password,
+		})
+	}
+	return &Client{
+		host:     addr.host,
+		mode:     addr.mode,
+		username: cfg.Username,
+		pageSize: cfg.PageSize,
+		base:     base,
+		auth:     ac,
+		ua:       ua,
+	}, nil
+}
+
+func defaultTransport(insecure bool) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Contexts bound whole operations; this only catches a registry that accepts a
+	// connection and never answers, which would otherwise pin a worker until its deadline.
+	t.ResponseHeaderTimeout = time.Minute
+	if insecure {
+		tc := &tls.Config{}
+		if t.TLSClientConfig != nil {
+			tc = t.TLSClientConfig.Clone()
+		}
+		tc.InsecureSkipVerify = true //nolint:gosec // the operator asked for an insecure registry
+		t.TLSClientConfig = tc
+	}
+	return t
+}
+
+// Host is the registry's host[:port].
+func (c *Client) Host() string { return c.host }
+
+// String describes the client without any secret.
+func (c *Client) String() string {
+	scheme := map[schemeMode]string{schemeHTTPS: "https", schemeHTTP: "http", schemeProbe: "https, falling back to http"}[c.mode]
+	if c.username == "" {
+		return fmt.Sprintf("oci.Client{%s via %s}", c.host, scheme)
+	}
+	return fmt.Sprintf("oci.Client{%s via %s as %q}", c.host, scheme, c.username)
+}
+
+// plainHTTP reports whether requests go over plain HTTP, probing the registry the first time
+// when the scheme is not fixed. A failed probe is not remembered, so the next call retries.
+func (c *Client) plainHTTP(ctx context.Context) (bool, error) {
+	switch c.mode {
+	case schemeHTTPS:
+		return false, nil
+	case schemeHTTP:
+		return true, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.decided {
+		return c.plain, nil
+	}
+	// Any HTTP answer over TLS, even 401 or 404, proves the registry speaks HTTPS.
+	_, httpsErr := c.probe(ctx, "https")
+	if httpsErr == nil {
+		c.decided, c.plain = true, false
+		return false, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	// Over plain HTTP only a real /v2/ answer counts: a TLS port answers plain HTTP with a
+	// 400, and choosing HTTP after a transient HTTPS failure would stick for the client's life.
+	status, httpErr := c.probe(ctx, "http")
+	if httpErr == nil && (status == http.StatusOK || status == http.StatusUnauthorized) {
+		c.decided, c.plain = true, true
+		return true, nil
+	}
+	if httpErr == nil {
+		httpErr = fmt.Errorf("GET /v2/ answered %d", status)
+	}
+	return false, fmt.Errorf("oci: %s speaks neither HTTPS (%v) nor plain HTTP (%v)", c.host, httpsErr, httpErr)
+}
+
+func (c *Client) probe(ctx context.Context, scheme string) (int, error) {
+	u := url.URL{Scheme: scheme, Host: c.host, Path: "/v2/"}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.base.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// repository returns an oras-go client for one repository of the registry. It is cheap: oras
+// keeps no connection state in it, the transport and token cache live in c.auth.
+func (c *Client) repository(ctx context.Context, name string) (*remote.Repository, error) {
+	ref := registry.Reference{Registry: c.host, Repository: name}
+	if err := ref.ValidateRepository(); err != nil {
+		return nil, fmt.Errorf("oci: repository %q: %w", name, err)
+	}
+	plain, err := c.plainHTTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &remote.Repository{
+		Client:          c.auth,
+		Reference:       ref,
+		PlainHTTP:       plain,
+		TagListPageSize: c.pageSize,
+		TagListMaxPages: maxListPages,
+	}, nil
+}
+
+// registry returns an oras-go client for the registry itself (the catalog).
+func (c *Client) registry(ctx context.Context) (*remote.Registry, error) {
+	plain, err := c.plainHTTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := remote.NewRegistry(c.host)
+	if err != nil {
+		return nil, err
+	}
+	r.Client = c.auth
+	r.PlainHTTP = plain
+	// No page size for the catalog: distribution answers 400 to an "n" above its configured
+	// maximum (tags/list clamps instead), so the registry's own page size is the safe one.
+	// Link pagination is followed either way.
+	return r, nil
+}
+
+// baseURL is the registry's URL prefix, for the few requests oras-go has no call for.
+func (c *Client) baseURL(ctx context.Context) (string, error) {
+	plain, err := c.plainHTTP(ctx)
+	if err != nil {
+		return "", err
+	}
+	if plain {
+		return "http://" + c.host, nil
+	}
+	return "https://" + c.host, nil
+}

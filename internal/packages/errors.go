@@ -1,0 +1,50 @@
+package packages
+
+import "errors"
+
+// ErrRejected matches every *RejectError with errors.Is, for callers that
+// only need to tell "bad artifact, do not retry" from I/O failures.
+var ErrRejected = errors.New("package rejected")
+
+// Rule names the rule an artifact broke. Its values are stable and short so
+// that the indexer can use them as a metric label.
+type Rule string
+
+const (
+	RuleZipTooLarge          Rule = "zip_too_large"
+	RuleTooManyEntries       Rule = "too_many_entries"
+	RuleTooLargeUncompressed Rule = "uncompressed_too_large"
+	RuleManifestTooLarge     Rule = "manifest_too_large"
+	RuleInvalidZip           Rule = "invalid_zip"
+	RuleUnsafePath           Rule = "unsafe_path"
+	RuleSymlink              Rule = "symlink"
+	RuleLayout               Rule = "layout"
+	RuleFolderMismatch       Rule = "folder_mismatch"
+	RuleExpectMismatch       Rule = "expect_mismatch"
+	RuleMissingManifest      Rule = "missing_manifest"
+	RuleInvalidYAML          Rule = "invalid_yaml"
+	RuleInvalidManifest      Rule = "invalid_manifest"
+	RuleMissingReadme        Rule = "missing_readme"
+	RuleInvalidName          Rule = "invalid_name"
+	RuleInvalidVersion       Rule = "invalid_version"
+	RuleInvalidFormatVersion Rule = "invalid_format_version"
+	RuleInvalidConstraint    Rule = "invalid_constraint"
+	RuleInvalidRelease       Rule = "invalid_release"
+	RuleInvalidDataStream    Rule = "invalid_data_stream"
+	RuleUnusedPipeline       Rule = "unused_ingest_pipeline"
+)
+
+// RejectError says why an artifact cannot be indexed. It is final for that
+// artifact: reading it again gives the same answer.
+type RejectError struct {
+	Rule   Rule
+	Reason string
+}
+
+func (e *RejectError) Error() string { return "package rejected: " + e.Reason }
+
+func (e *RejectError) Is(target error) bool { return target == ErrRejected }
+
+func reject(rule Rule, reason string) *RejectError {
+	return &RejectError{Rule: rule, Reason: reason}
+}
