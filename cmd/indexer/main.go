@@ -1,0 +1,106 @@
+// Command indexer consumes registry events from NATS JetStream, reconciles the named repositories
+// against the OCI registry and publishes the package index to the JetStream key-value bucket
+// that API replicas follow.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/flagenv"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/service"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "indexer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("indexer", flag.ContinueOnError)
+	address := fs.String("address", "localhost:8082", "address of /health")
+	natsURL := fs.String("nats-url", "nats://localhost:4222", "NATS server URL")
+	registry := fs.String("oci-registry", "", "OCI registry address: host[:port], optionally with http:// or https://")
+	repository := fs.String("oci-repository", "packages", "base repository of the packages")
+	repositories := fs.String("oci-repositories", "", "comma-separated repositories to reconcile on every sync, besides those discovered")
+	username := fs.String("oci-username", "", "registry username")
+	password := fs.String("oci-password", "", "registry password (prefer EPR_OCI_PASSWORD)")
+	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
+	dataDir := fs.String("data-dir", "data/indexer", "directory for the indexer's bbolt state and blob cache")
+	resync := fs.Duration("resync-interval", 10*time.Minute, "full resync period (0 disables)")
+	parallelism := fs.Int("parallelism", 4, "repositories reconciled at once")
+	maxZip := fs.Int64("max-zip-bytes", 512<<20, "largest package zip read")
+	replicas := fs.Int("nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logType := fs.String("log-type", "ecs", "ecs (JSON) or dev (text)")
+	metricsAddress := fs.String("metrics-address", "", "address of /metrics (empty: off)")
+	if err := flagenv.Parse(fs, args, nil); err != nil {
+		return err
+	}
+	log, err := flagenv.Logger(*logLevel, *logType)
+	if err != nil {
+		return err
+	}
+	if *registry == "" {
+		return fmt.Errorf("-oci-registry is required")
+	}
+	if flagenv.InArgs(args, "oci-password") {
+		log.Warn("password given as a flag; prefer " + flagenv.EnvName("oci-password"))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	nc, err := events.Connect(*natsURL, "epr-indexer", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	reg := service.NewRegistry()
+	stream := events.DefaultStreamOptions()
+	stream.Replicas = *replicas
+	ix, err := service.StartIndexer(ctx, nc, service.IndexerOptions{
+		Registry:       oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure},
+		Repository:     *repository,
+		Repositories:   splitList(*repositories),
+		DataDir:        *dataDir,
+		ResyncInterval: *resync,
+		Parallelism:    *parallelism,
+		MaxZipBytes:    *maxZip,
+		Stream:         stream,
+		Log:            log,
+		Metrics:        reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	health, err := service.Listen("health", *address, service.HealthHandler(func() bool { return nc.IsConnected() && ix.Ready() }))
+	if err != nil {
+		return err
+	}
+	metrics, err := service.MetricsListener(*metricsAddress, reg)
+	if err != nil {
+		return err
+	}
+	return service.Serve(ctx, log, health, metrics)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+func TestParseFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want options
+		err  string
+	}{
+		{name: "defaults", want: options{server: webhook.ServerConfig{
+			Address: "localhost:8081", NATSURL: "nats://localhost:4222", MaxBodyBytes: 1 << 20, PublishTimeout: 5 * time.Second,
+			Stream: events.StreamOptions{Replicas: 1},
+		}, logLevel: "info", logType: "ecs"}},
+		{name: "environment, flags win",
+			args: []string{"-address", ":9000", "-log-type", "dev", "-nats-replicas", "3"},
+			env: map[string]string{"EPR_ADDRESS": ":1", "EPR_WEBHOOK_TOKEN": "t0k", "EPR_NATS_URL": "nats://n:4222",
+				"EPR_MAX_BODY_BYTES": "2048", "EPR_PUBLISH_TIMEOUT": "2s", "EPR_METRICS_ADDRESS": ":9100", "EPR_LOG_LEVEL": "debug"},
+			want: options{server: webhook.ServerConfig{
+				Address: ":9000", NATSURL: "nats://n:4222", Token: "t0k", MaxBodyBytes: 2048, PublishTimeout: 2 * time.Second, MetricsAddress: ":9100",
+				Stream: events.StreamOptions{Replicas: 3},
+			}, logLevel: "debug", logType: "dev"}},
+		{name: "token on the command line", args: []string{"-webhook-token=t0k"}, want: options{server: webhook.ServerConfig{
+			Address: "localhost:8081", NATSURL: "nats://localhost:4222", Token: "t0k", MaxBodyBytes: 1 << 20, PublishTimeout: 5 * time.Second,
+			Stream: events.StreamOptions{Replicas: 1},
+		}, logLevel: "info", logType: "ecs", tokenInArgs: true}},
+		{name: "bad env value", env: map[string]string{"EPR_PUBLISH_TIMEOUT": "soon"}, err: "-publish-timeout"},
+		{name: "stray argument", args: []string{"serve"}, err: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args, env(tt.env))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,219 @@
+// Package devstack owns the one-command development stack: a real CNCF distribution registry in
+// this process whose notifications point at an all-in-one pipeline, plus sample packages pushed
+// through the registry, so that everything a user sees arrived the way production data does —
+// by push and webhook, not by a shortcut.
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/api"
+	"github.com/oci-epr/package-registry/internal/devregistry"
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/service"
+)
+
+// Options configures the stack.
+type Options struct {
+	// Address of the package registry API (and its webhook routes).
+	Address string
+	// RegistryAddress of the OCI registry.
+	RegistryAddress string
+	// DataDir holds the registry's storage and the pipeline's state; reused across runs.
+	DataDir string
+	// Repository is the base repository packages are pushed under.
+	Repository   string
+	WebhookToken string
+	// Samples pushes the generated sample packages at start.
+	Samples bool
+	Log     *slog.Logger
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	Registry *devregistry.Registry
+	All      *service.AllInOne
+	api      *service.Listener
+	opts     Options
+	served   chan error
+}
+
+type handlerSwitch struct{ h atomic.Pointer[http.Handler] }
+
+func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+// Start starts the registry and the pipeline. The API listener is bound first, because the
+// registry's notification URL must name it.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	sw := &handlerSwitch{}
+	ln, err := service.Listen("api", opts.Address, sw)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := devregistry.Start(ctx, devregistry.Options{
+		Address: opts.RegistryAddress,
+		RootDir: filepath.Join(opts.DataDir, "registry"),
+		Notifications: []devregistry.Notification{{
+			URL:           "http://" + ln.Addr() + "/webhooks/distribution",
+			Headers:       http.Header{"Authorization": {"Bearer " + opts.WebhookToken}},
+			Timeout:       5 * time.Second,
+			Threshold:     5,
+			Backoff:       time.Second,
+			IgnoreActions: []string{"pull", "mount"},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
+		API:          service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		Indexer:      service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute},
+		DataDir:      filepath.Join(opts.DataDir, "pipeline"),
+		WebhookToken: opts.WebhookToken,
+		Log:          opts.Log,
+	})
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
+	var h http.Handler = all.API.Server
+	sw.h.Store(&h)
+	s := &Stack{Registry: reg, All: all, api: ln, opts: opts, served: make(chan error, 1)}
+	go func() { s.served <- service.Serve(ctx, opts.Log, ln) }()
+	return s, nil
+}
+
+// Wait blocks until ctx (given to Start) ends, then stops everything.
+func (s *Stack) Wait() error {
+	err := <-s.served
+	s.All.Close()
+	s.Registry.Close()
+	return err
+}
+
+// APIURL is the base URL of the package registry API.
+func (s *Stack) APIURL() string { return "http://" + s.api.Addr() }
+
+// Sample is one pushed sample package.
+type Sample struct{ Name, Version, Repository, Tag string }
+
+// Samples are the generated packages the stack pushes: one of each kind the fixture generator
+// knows (integration, input, content, prerelease, 0.x, conditions, deprecated, experimental,
+// discovery).
+func Samples() ([]Sample, [][]byte) {
+	var out []Sample
+	var zips [][]byte
+	seen := map[string]bool{}
+	for _, c := range packagetest.Valid() {
+		key := index.Key(c.Spec.Name, c.Spec.Version)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, Sample{Name: c.Spec.Name, Version: c.Spec.Version})
+		zips = append(zips, packagetest.Build(c.Spec))
+	}
+	return out, zips
+}
+
+// PushSamples pushes the samples through the registry, as `oras push` would.
+func (s *Stack) PushSamples(ctx context.Context) ([]Sample, error) {
+	client, err := oci.New(oci.Config{Registry: "http://" + s.Registry.Host()})
+	if err != nil {
+		return nil, err
+	}
+	samples, zips := Samples()
+	for i := range samples {
+		sm := &samples[i]
+		sm.Repository = s.opts.Repository + "/" + sm.Name
+		sm.Tag = strings.ReplaceAll(sm.Version, "+", "_")
+		if _, err := client.PushPackage(ctx, sm.Repository, sm.Tag, zips[i], nil, nil); err != nil {
+			return nil, fmt.Errorf("push %s:%s: %w", sm.Repository, sm.Tag, err)
+		}
+	}
+	return samples, s.waitIndexed(ctx, samples)
+}
+
+// waitIndexed waits until the API serves every sample, so what the welcome text promises holds
+// when it is printed.
+func (s *Stack) waitIndexed(ctx context.Context, samples []Sample) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		missing := 0
+		for _, sm := range samples {
+			resp, err := http.Get(fmt.Sprintf("%s/package/%s/%s/", s.APIURL(), sm.Name, sm.Version))
+			if err == nil {
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("X-Package-Source") == "mock" {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d sample packages not indexed after a minute; see the log", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// PrintWelcome tells the user where things are and what to try.
+func (s *Stack) PrintWelcome(w io.Writer, samples []Sample) {
+	api, reg := s.APIURL(), s.Registry.Host()
+	fmt.Fprintf(w, `
+Package registry (EPR API)  %s
+OCI registry                %s   (repository %q)
+Data                        %s
+
+Pushed %d sample packages through the registry; its notifications got them indexed.
+Try:
+  curl -s '%s/search?prerelease=true' | jq -r '.[] | .name + " " + .version'
+  curl -s '%s/categories'
+  curl -s '%s/package/%s/%s/' | jq .
+
+Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
+  oras push --plain-http %s/%s/<name>:<version> \
+    --artifact-type application/vnd.elastic.package.v1 \
+    <name>-<version>.zip:application/vnd.elastic.package.content.v1+zip
+
+Point Kibana at it: xpack.fleet.registryUrl: %s
+Ctrl-C stops everything.
+`, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+}
+
+func firstName(s []Sample) string {
+	if len(s) == 0 {
+		return "<name>"
+	}
+	return s[0].Name
+}
+
+func firstVersion(s []Sample) string {
+	if len(s) == 0 {
+		return "<version>"
+	}
+	return s[0].Version
+}

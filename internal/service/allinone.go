@@ -1,0 +1,114 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+// AllInOneOptions configures the single-process mode: embedded NATS (unless a URL is given), the
+// indexer, an API replica, and the webhook routes on the API's server.
+type AllInOneOptions struct {
+	API     APIOptions
+	Indexer IndexerOptions
+	// DataDir holds nats/, indexer/ and api/ subdirectories.
+	DataDir string
+	// NATSURL selects an external NATS server; empty starts an embedded one.
+	NATSURL string
+	// EmbeddedNATSAddress is where the embedded server listens (host:port, port -1 = random).
+	EmbeddedNATSAddress string
+	WebhookToken        string
+	MaxBodyBytes        int64
+	PublishTimeout      time.Duration
+	Log                 *slog.Logger
+	WebhookMetrics      *webhook.Metrics
+}
+
+// AllInOne is the running single-process pipeline.
+type AllInOne struct {
+	API     *API
+	Indexer *Indexer
+	NATS    *events.Embedded
+	Conn    *nats.Conn
+}
+
+// StartAllInOne wires the same parts the three binaries run, in one process.
+func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err error) {
+	a := &AllInOne{}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	url := opts.NATSURL
+	if url == "" {
+		addr := opts.EmbeddedNATSAddress
+		if addr == "" {
+			addr = "127.0.0.1:-1"
+		}
+		if a.NATS, err = events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(opts.DataDir, "nats"), Address: addr}); err != nil {
+			return nil, err
+		}
+		url = a.NATS.ClientURL()
+		opts.Log.Info("embedded NATS started", "url", url)
+	}
+	if a.Conn, err = events.Connect(url, "epr-all-in-one", opts.Log); err != nil {
+		return nil, err
+	}
+	opts.Indexer.DataDir = filepath.Join(opts.DataDir, "indexer")
+	opts.Indexer.Log = opts.Log
+	if a.Indexer, err = StartIndexer(ctx, a.Conn, opts.Indexer); err != nil {
+		return nil, err
+	}
+	opts.API.DataDir = filepath.Join(opts.DataDir, "api")
+	opts.API.Cache = a.Indexer.Cache
+	opts.API.Log = opts.Log
+	if a.API, err = StartAPI(ctx, a.Conn, opts.API); err != nil {
+		return nil, err
+	}
+	pub, err := events.NewPublisher(a.Conn, opts.PublishTimeout)
+	if err != nil {
+		return nil, err
+	}
+	err = webhook.Register(a.API.Server.Echo(), webhook.Config{
+		Publisher:    pub,
+		Token:        opts.WebhookToken,
+		MaxBodyBytes: opts.MaxBodyBytes,
+		Logger:       opts.Log,
+		Metrics:      opts.WebhookMetrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Ready reports whether every part is ready.
+func (a *AllInOne) Ready() bool {
+	return a.Conn.IsConnected() && a.Indexer.Ready() && a.API.Server.Ready()
+}
+
+// Close stops everything in reverse order.
+func (a *AllInOne) Close() error {
+	var err error
+	if a.API != nil {
+		err = errors.Join(err, a.API.Close())
+	}
+	if a.Indexer != nil {
+		err = errors.Join(err, a.Indexer.Close())
+	}
+	if a.Conn != nil {
+		a.Conn.Close()
+	}
+	if a.NATS != nil {
+		a.NATS.Shutdown()
+	}
+	return err
+}

@@ -1,0 +1,158 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oci-epr/package-registry/internal/api"
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/store"
+)
+
+// APIOptions configures an API replica.
+type APIOptions struct {
+	Config  api.Config
+	DataDir string
+	// Registry is where zips and signatures are downloaded from; without it, downloads of real
+	// packages fail (mock packages still work).
+	Registry    oci.Config
+	MaxZipBytes int64
+	// Cache, when set, is shared with an indexer in the same process, so a zip it downloaded to
+	// parse is served without a second download.
+	Cache   *oci.BlobCache
+	Replicas int
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// API is a running API replica: its store, its HTTP server and the follower that keeps both in
+// step with the index bucket.
+type API struct {
+	Server *api.Server
+	db     *store.DB
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// StartAPI opens the replica's store, serves what it holds at once, and follows the index bucket
+// from the revision the store last applied. A NATS that is down leaves the replica serving its
+// last index.
+func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	var blobs api.Blobs
+	if opts.Registry.Registry != "" {
+		client, err := oci.New(opts.Registry)
+		if err != nil {
+			return nil, err
+		}
+		cache := opts.Cache
+		if cache == nil {
+			if opts.MaxZipBytes <= 0 {
+				opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
+			}
+			if cache, err = oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes); err != nil {
+				return nil, err
+			}
+		}
+		blobs = RegistryBlobs{Cache: cache, Fetcher: client}
+	}
+	db, err := store.Open(filepath.Join(opts.DataDir, "api.db"))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(opts.Config, blobs, opts.Log, opts.Metrics)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := srv.LoadStore(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	rev, _ := db.KVRevision()
+	srv.SetRevision(rev)
+	// What the replica held at its last run is served at once; the follower catches up.
+	srv.SetReady(true)
+	ctx, cancel := context.WithCancel(ctx)
+	a := &API{Server: srv, db: db, cancel: cancel}
+	a.done.Go(func() { a.follow(ctx, nc, opts) })
+	return a, nil
+}
+
+func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		opts.Log.Error("jetstream", "err", err)
+		return
+	}
+	var kv jetstream.KeyValue
+	if err := retry(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
+		kv, err = events.EnsurePackagesBucket(ctx, js, opts.Replicas)
+		return err
+	}); err != nil {
+		return
+	}
+	f := &index.Follower{
+		Bucket:   index.OpenBucket(js, kv, 0),
+		DB:       a.db,
+		Log:      opts.Log,
+		OnChange: a.Server.Apply,
+		OnReset:  a.Server.Reset,
+		OnSynced: a.Server.SetRevision,
+	}
+	_ = f.Run(ctx)
+}
+
+// Close stops following and closes the store.
+func (a *API) Close() error {
+	a.cancel()
+	a.done.Wait()
+	return a.db.Close()
+}
+
+// RegistryBlobs serves blobs from the on-disk cache, downloading them by digest on first use.
+type RegistryBlobs struct {
+	Cache   *oci.BlobCache
+	Fetcher oci.BlobFetcher
+}
+
+// Open implements api.Blobs.
+func (b RegistryBlobs) Open(ctx context.Context, repository string, blob index.Blob) (*os.File, error) {
+	f, _, err := b.OpenCached(ctx, repository, blob)
+	return f, err
+}
+
+// OpenCached implements api.CacheReportingBlobs.
+func (b RegistryBlobs) OpenCached(ctx context.Context, repository string, blob index.Blob) (*os.File, bool, error) {
+	d, err := digest.Parse(blob.Digest)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, ok := b.Cache.Path(d); ok {
+		f, err := b.Cache.Open(d)
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return f, true, err
+		}
+	}
+	desc := ocispec.Descriptor{MediaType: blob.MediaType, Digest: d, Size: blob.Size}
+	if _, err := b.Cache.Fetch(ctx, b.Fetcher, repository, desc); err != nil {
+		return nil, false, err
+	}
+	f, err := b.Cache.Open(d)
+	return f, false, err
+}

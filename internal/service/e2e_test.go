@@ -1,0 +1,289 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/api"
+	"github.com/oci-epr/package-registry/internal/devregistry"
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+)
+
+const testToken = "e2e-secret-token"
+
+// forwarder lets a listener exist (and have an address) before the handler it serves.
+type forwarder struct{ h atomic.Pointer[http.Handler] }
+
+func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := f.h.Load()
+	if h == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
+}
+
+type stack struct {
+	t      *testing.T
+	reg    *devregistry.Registry
+	client *oci.Client
+	all    *AllInOne
+	base   string
+	ctx    context.Context
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startStack runs a registry whose notifications go to an all-in-one server, as a user would set
+// them up.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	fwd := &forwarder{}
+	ln, err := Listen("api", "127.0.0.1:0", fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := devregistry.Start(ctx, devregistry.Options{Notifications: []devregistry.Notification{{
+		URL:       "http://" + ln.Addr() + "/webhooks/distribution",
+		Headers:   http.Header{"Authorization": {"Bearer " + testToken}},
+		Timeout:   5 * time.Second,
+		Threshold: 3,
+		Backoff:   100 * time.Millisecond,
+		// What the deploy config ignores, as the docs advise.
+		IgnoreActions: []string{"pull", "mount"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	log := testLogger(t)
+	cfg := api.DefaultConfig()
+	all, err := StartAllInOne(ctx, AllInOneOptions{
+		API:          APIOptions{Config: cfg, Registry: regCfg},
+		Indexer:      IndexerOptions{Registry: regCfg, Repository: "packages"},
+		DataDir:      t.TempDir(),
+		WebhookToken: testToken,
+		Log:          log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { all.Close() })
+	var h http.Handler = all.API.Server
+	fwd.h.Store(&h)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = Serve(ctx, log, ln) }()
+	t.Cleanup(func() { cancel(); <-served })
+	client, err := oci.New(regCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx}
+	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
+	return s
+}
+
+func (s *stack) eventually(what string, within time.Duration, cond func() bool) time.Duration {
+	s.t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			s.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func get(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+type searchItem struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+func search(t *testing.T, base, query string) ([]searchItem, *http.Response, []byte) {
+	t.Helper()
+	resp, body := get(t, base+"/search?"+query)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/search: %d %s", resp.StatusCode, body)
+	}
+	var items []searchItem
+	if err := json.Unmarshal(body, &items); err != nil {
+		t.Fatalf("/search body: %v\n%s", err, body)
+	}
+	return items, resp, body
+}
+
+func has(items []searchItem, name, version string) bool {
+	for _, it := range items {
+		if it.Name == name && it.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAllInOneEndToEnd(t *testing.T) {
+	s := startStack(t)
+	ctx := s.ctx
+
+	// Nothing indexed yet: mock packages, flagged.
+	items, resp, _ := search(t, s.base, "")
+	if resp.Header.Get("X-Package-Source") != "mock" || len(items) == 0 {
+		t.Fatalf("empty store: X-Package-Source=%q, %d items; want mock packages", resp.Header.Get("X-Package-Source"), len(items))
+	}
+
+	integration := packagetest.Integration()
+	zip := packagetest.Build(integration)
+	sig := []byte("-----BEGIN PGP SIGNATURE-----\nnot a real signature\n-----END PGP SIGNATURE-----\n")
+	pushed := time.Now()
+	if _, err := s.client.PushPackage(ctx, "packages/"+integration.Name, integration.Version, zip, sig, nil); err != nil {
+		t.Fatal(err)
+	}
+	pushTook := time.Since(pushed)
+	s.eventually("pushed package in /search", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "")
+		return has(items, integration.Name, integration.Version)
+	})
+	t.Logf("push start → visible in /search: %v (the oras push itself took %v)", time.Since(pushed), pushTook)
+
+	items, resp, _ = search(t, s.base, "")
+	if resp.Header.Get("X-Package-Source") == "mock" || len(items) != 1 {
+		t.Fatalf("after the first real package: X-Package-Source=%q, %d items; want the real package only", resp.Header.Get("X-Package-Source"), len(items))
+	}
+
+	// The zip downloads byte for byte; the signature and a static file are served.
+	zipURL := fmt.Sprintf("%s/epr/%s/%s-%s.zip", s.base, integration.Name, integration.Name, integration.Version)
+	resp, body := get(t, zipURL)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, zip) {
+		t.Fatalf("zip download: %d, %d bytes, equal=%v", resp.StatusCode, len(body), bytes.Equal(body, zip))
+	}
+	if resp.Header.Get("Content-Length") != fmt.Sprint(len(zip)) {
+		t.Fatalf("zip Content-Length = %q", resp.Header.Get("Content-Length"))
+	}
+	resp, body = get(t, zipURL+".sig")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, sig) {
+		t.Fatalf("signature: %d %q", resp.StatusCode, body)
+	}
+	resp, body = get(t, fmt.Sprintf("%s/package/%s/%s/docs/README.md", s.base, integration.Name, integration.Version))
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("#")) || resp.Header.Get("Content-Type") != "text/markdown; charset=utf-8" {
+		t.Fatalf("README: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+
+	// A second version, then deleting its tag removes it again.
+	v2 := integration
+	v2.Version = "9.9.9"
+	if _, err := s.client.PushPackage(ctx, "packages/"+v2.Name, v2.Version, packagetest.Build(v2), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("second version in /search", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "all=true")
+		return has(items, v2.Name, v2.Version)
+	})
+	if err := s.client.DeleteTag(ctx, "packages/"+v2.Name, v2.Version); err != nil {
+		t.Fatal(err)
+	}
+	gone := s.eventually("deleted tag gone from /search", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "all=true")
+		return !has(items, v2.Name, v2.Version) && has(items, integration.Name, integration.Version)
+	})
+	t.Logf("tag delete → gone from /search: %v", gone)
+}
+
+func TestReplicasFollowAndSurviveNATSOutage(t *testing.T) {
+	s := startStack(t)
+	ctx := s.ctx
+	for _, a := range packagetest.Many(12) {
+		if _, err := s.client.PushPackage(ctx, "packages/"+a.Name, a.Version, a.Zip, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []byte
+	s.eventually("12 packages indexed", 15*time.Second, func() bool {
+		items, _, body := search(t, s.base, "all=true&prerelease=true")
+		want = body
+		return len(items) == 12
+	})
+
+	// A replica started later against the same NATS serves the same bytes.
+	replicaDir := t.TempDir()
+	nc, err := events.Connect(s.all.Conn.ConnectedUrl(), "replica", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := StartAPI(ctx, nc, APIOptions{Config: api.DefaultConfig(), DataDir: replicaDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicaSearch := func(r *API) []byte {
+		rec := &bodyRecorder{header: http.Header{}}
+		req, _ := http.NewRequest(http.MethodGet, "/search?all=true&prerelease=true", nil)
+		r.Server.ServeHTTP(rec, req)
+		return rec.body.Bytes()
+	}
+	s.eventually("replica serves the same /search bytes", 15*time.Second, func() bool {
+		return bytes.Equal(replicaSearch(rep), want)
+	})
+	rep.Close()
+	nc.Close()
+
+	// NATS goes away; a restarted replica serves its last index from bbolt.
+	url := s.all.Conn.ConnectedUrl()
+	s.all.NATS.Shutdown()
+	nc, err = events.Connect(url, "replica", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rep, err = StartAPI(ctx, nc, APIOptions{Config: api.DefaultConfig(), DataDir: replicaDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	if got := replicaSearch(rep); !bytes.Equal(got, want) {
+		t.Fatalf("restarted replica with NATS down serves\n%s\nwant\n%s", got, want)
+	}
+}
+
+// bodyRecorder is a minimal http.ResponseWriter.
+type bodyRecorder struct {
+	header http.Header
+	body   bytes.Buffer
+	code   int
+}
+
+func (r *bodyRecorder) Header() http.Header         { return r.header }
+func (r *bodyRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *bodyRecorder) WriteHeader(code int)        { r.code = code }

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/indexer"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/store"
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+// IndexerOptions configures the indexer service.
+type IndexerOptions struct {
+	Registry oci.Config
+	// Repository is the base repository of the package layout (-oci-repository).
+	Repository string
+	// Repositories are reconciled on every sync in addition to discovered ones.
+	Repositories   []string
+	DataDir        string
+	ResyncInterval time.Duration
+	Parallelism    int
+	MaxZipBytes    int64
+	Stream         events.StreamOptions
+	Log            *slog.Logger
+	Metrics        prometheus.Registerer
+}
+
+// Indexer is a running indexer service.
+type Indexer struct {
+	opts   IndexerOptions
+	db     *store.DB
+	client *oci.Client
+	cache  *oci.BlobCache
+	ready  atomic.Bool
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	// Cache is where zips land; the all-in-one API serves from the same directory.
+	Cache *oci.BlobCache
+}
+
+// BlobDir is the blob cache directory under a data directory.
+func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }
+
+// StartIndexer opens the indexer's store and registry client, then — as soon as NATS is
+// reachable — sets up the stream, consumer and bucket, consumes events and runs the resync loop.
+// A NATS that is down makes the service not ready, not failed.
+func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Indexer, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxZipBytes <= 0 {
+		opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
+	}
+	client, err := oci.New(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(filepath.Join(opts.DataDir, "indexer.db"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Indexer{opts: opts, db: db, client: client, cache: cache, Cache: cache, cancel: cancel}
+	metrics := indexer.NewMetrics(opts.Metrics)
+	s.done.Go(func() { s.run(ctx, nc, metrics) })
+	return s, nil
+}
+
+// Ready reports whether events are being consumed.
+func (s *Indexer) Ready() bool { return s.ready.Load() }
+
+// Client is the registry client, for the API's blob downloads in all-in-one mode.
+func (s *Indexer) Client() *oci.Client { return s.client }
+
+// Close stops consuming and resyncing and closes the store.
+func (s *Indexer) Close() error {
+	s.cancel()
+	s.done.Wait()
+	return s.db.Close()
+}
+
+func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metrics) {
+	log := s.opts.Log
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Error("jetstream", "err", err)
+		return
+	}
+	var cons jetstream.Consumer
+	var kv jetstream.KeyValue
+	err = retry(ctx, log, "event stream and index bucket", func(ctx context.Context) error {
+		if _, err := events.EnsureStream(ctx, js, s.opts.Stream); err != nil {
+			return err
+		}
+		if cons, err = events.EnsureConsumer(ctx, js, s.opts.Stream); err != nil {
+			return err
+		}
+		kv, err = events.EnsurePackagesBucket(ctx, js, s.opts.Stream.Replicas)
+		return err
+	})
+	if err != nil {
+		return // ctx ended
+	}
+	ix := indexer.New(indexer.Config{
+		Layout:       indexer.Layout{Base: s.opts.Repository},
+		Registry:     s.client,
+		Blobs:        indexer.CacheBlobs{Cache: s.cache, Fetcher: s.client},
+		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
+		DB:           s.db,
+		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
+		Catalog:      s.client.Catalog,
+		Repositories: s.opts.Repositories,
+		Parallelism:  s.opts.Parallelism,
+		Debounce:     10 * time.Millisecond,
+		Log:          log,
+		Metrics:      metrics,
+	})
+	cc, err := events.Consume(ctx, cons, log, ix.HandleEvent, webhook.DecodeStreamMessage)
+	if err != nil {
+		log.Error("consume events", "err", err)
+		return
+	}
+	defer cc.Stop()
+	s.ready.Store(true)
+	log.Info("indexer consuming events", "registry", s.client.Host(), "repository", s.opts.Repository)
+	ix.RunResync(ctx, s.opts.ResyncInterval)
+	<-ctx.Done()
+}
+
+// maxInline keeps index values inside the server's message limit with room for headers.
+func maxInline(nc *nats.Conn) int {
+	if mp := nc.MaxPayload(); mp > 0 {
+		return int(mp) - 16<<10
+	}
+	return 0
+}
+
+// retry runs fn until it succeeds or ctx ends, backing off up to a few seconds.
+func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+	delay := 250 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn(fmt.Sprintf("%s not ready; retrying", what), "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}

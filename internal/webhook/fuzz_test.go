@@ -1,0 +1,132 @@
+package webhook
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oci-epr/package-registry/internal/events"
+)
+
+func seedFiles(f *testing.F, pattern string) []string {
+	f.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds for %s: %v", pattern, err)
+	}
+	return files
+}
+
+// checkParsed holds for every input: an error is one of the parser's two kinds, one line, with no
+// result; a result only holds events that can be published.
+func checkParsed(t *testing.T, res Result, err error, format string) {
+	t.Helper()
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrContentType) {
+			t.Fatalf("error of unknown kind: %v", err)
+		}
+		if strings.ContainsAny(err.Error(), "\r\n") {
+			t.Fatalf("error is not one line: %q", err)
+		}
+		if len(res.Events)+len(res.Ignored) != 0 {
+			t.Fatalf("error came with a result")
+		}
+		return
+	}
+	for _, ev := range res.Events {
+		if err := checkKept(ev); err != nil {
+			t.Fatalf("kept an event that cannot be published: %+v: %v", ev, err)
+		}
+		if ev.Format != format {
+			t.Fatalf("event format %q, want %q", ev.Format, format)
+		}
+		if ev.Tag == "" && ev.Digest == "" {
+			t.Fatalf("kept event names neither tag nor digest: %+v", ev)
+		}
+		// What reaches the stream must decode back to the same event.
+		data, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeStreamMessage(events.Subject(ev.Repository), data)
+		if err != nil || len(back) != 1 || !back[0].Time.Equal(ev.Time) {
+			t.Fatalf("round trip of %+v: %+v, %v", ev, back, err)
+		}
+	}
+	for _, ig := range res.Ignored {
+		if ig.Reason == "" {
+			t.Fatalf("ignored without a reason: %+v", ig)
+		}
+	}
+}
+
+func FuzzParseDistribution(f *testing.F) {
+	for _, path := range seedFiles(f, "distribution-*.json") {
+		body, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(DistributionMediaType, body)
+	}
+	f.Add(DistributionMediaType, []byte(distBody(validDistEvent)))
+	f.Add("application/json", []byte(`{"events":[]}`))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		res, err := ParseDistribution(http.Header{"Content-Type": {contentType}}, body)
+		checkParsed(t, res, err, events.FormatDistribution)
+	})
+}
+
+func FuzzParseZot(f *testing.F) {
+	for _, path := range seedFiles(f, "zot-http-*.http") {
+		h, body := loadZotHTTP(f, path)
+		f.Add(h.Get("Content-Type"), h.Get("Ce-Specversion"), h.Get("Ce-Type"), h.Get("Ce-Id"), h.Get("Ce-Source"), h.Get("Ce-Time"), body)
+	}
+	// Structured mode, as the NATS sink sends it.
+	for _, path := range seedFiles(f, "zot-nats-*.json") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(CloudEventsMediaType, "", "", "", "", "", data)
+		f.Add(CloudEventsBatchMediaType, "", "", "", "", "", append(append([]byte("["), data...), ']'))
+	}
+	f.Fuzz(func(t *testing.T, contentType, specVersion, typ, id, source, at string, body []byte) {
+		h := http.Header{}
+		for k, v := range map[string]string{"Content-Type": contentType, "Ce-Specversion": specVersion,
+			"Ce-Type": typ, "Ce-Id": id, "Ce-Source": source, "Ce-Time": at} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		res, err := ParseZot(h, body)
+		checkParsed(t, res, err, events.FormatZot)
+	})
+}
+
+func FuzzDecodeStreamMessage(f *testing.F) {
+	for _, path := range seedFiles(f, "zot-nats-*.json") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(events.ZotSubject, data)
+	}
+	f.Add(events.Subject("packages/nginx"), []byte(`{"id":"e1","format":"distribution","repository":"packages/nginx","tag":"1.0.0","action":"push","time":"2026-01-02T03:04:05Z"}`))
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		evs, err := DecodeStreamMessage(subject, data)
+		if err != nil {
+			if len(evs) != 0 {
+				t.Fatal("error came with events")
+			}
+			return
+		}
+		for _, ev := range evs {
+			if err := ev.Validate(); err != nil {
+				t.Fatalf("decoded an invalid event %+v: %v", ev, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,166 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oci-epr/package-registry/internal/events"
+)
+
+// DefaultMaxBodyBytes bounds a notification body when Config.MaxBodyBytes is 0. Registry
+// notifications are a few KiB.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Paths of the webhook endpoints, relative to where they are registered.
+const (
+	DistributionPath = "/webhooks/distribution"
+	ZotPath          = "/webhooks/zot"
+)
+
+// Publisher stores events durably; *events.Publisher is the real one. Publish returns nil only
+// once every event is acknowledged.
+type Publisher interface {
+	Publish(ctx context.Context, evs ...events.Event) error
+}
+
+var _ Publisher = (*events.Publisher)(nil)
+
+// Config configures the webhook handlers.
+type Config struct {
+	Publisher Publisher
+	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	Token string
+	// MaxBodyBytes bounds a request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives one line per request outcome; nil discards.
+	Logger *slog.Logger
+	// Metrics, from NewMetrics; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Router is where the handlers are registered: *echo.Echo and *echo.Group both are one.
+type Router interface {
+	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// Register adds POST DistributionPath and POST ZotPath to r.
+func Register(r Router, cfg Config) error {
+	if cfg.Publisher == nil {
+		return errors.New("webhook: a publisher is required")
+	}
+	h := &handler{
+		pub:     cfg.Publisher,
+		max:     cfg.MaxBodyBytes,
+		log:     cfg.Logger,
+		metrics: cfg.Metrics,
+	}
+	if h.max <= 0 {
+		h.max = DefaultMaxBodyBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Token != "" {
+		h.auth = true
+		// Comparing digests keeps the comparison constant-time in the token's length too.
+		h.tokenSum = sha256.Sum256([]byte(cfg.Token))
+	}
+	r.POST(DistributionPath, h.serve(events.FormatDistribution, ParseDistribution))
+	r.POST(ZotPath, h.serve(events.FormatZot, ParseZot))
+	return nil
+}
+
+type parser func(http.Header, []byte) (Result, error)
+
+type handler struct {
+	pub      Publisher
+	auth     bool
+	tokenSum [sha256.Size]byte
+	max      int64
+	log      *slog.Logger
+	metrics  *Metrics
+}
+
+func (h *handler) authorized(header string) bool {
+	if !h.auth {
+		return true
+	}
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+}
+
+// serve answers 2xx only when nothing needs storing or JetStream stored all of it, so that the
+// registry's retry is what keeps an unstored event. Nothing is published for any other answer.
+func (h *handler) serve(format string, parse parser) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		// Only the remote address and outcome are logged: the Authorization header holds the
+		// secret, and other headers may too.
+		log := h.log.With("format", format, "remote", req.RemoteAddr)
+		reply := func(code int, outcome, msg string) error {
+			h.metrics.request(format, outcome)
+			return c.String(code, msg)
+		}
+
+		if !h.authorized(req.Header.Get("Authorization")) {
+			log.Warn("webhook request rejected: missing or wrong bearer token")
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="webhook"`)
+			return reply(http.StatusUnauthorized, OutcomeUnauthorized, "unauthorized")
+		}
+
+		tooLarge := func() error {
+			log.Warn("webhook request rejected: body too large", "limit", h.max)
+			return reply(http.StatusRequestEntityTooLarge, OutcomeTooLarge, "request body too large")
+		}
+		if req.ContentLength > h.max {
+			return tooLarge()
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, h.max))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return tooLarge()
+			}
+			log.Warn("webhook request rejected: reading body", "err", err)
+			return reply(http.StatusBadRequest, OutcomeBadRequest, "could not read request body")
+		}
+
+		res, err := parse(req.Header, body)
+		if err != nil {
+			h.metrics.event(format, ResultRejected, 1)
+			log.Warn("webhook request rejected", "err", err)
+			return reply(http.StatusBadRequest, OutcomeBadRequest, err.Error())
+		}
+		for _, ig := range res.Ignored {
+			log.Debug("notification ignored", "id", ig.ID, "reason", ig.Reason)
+		}
+		h.metrics.event(format, ResultIgnored, len(res.Ignored))
+		if len(res.Events) == 0 {
+			return reply(http.StatusOK, OutcomeIgnored, "ignored")
+		}
+
+		if err := h.pub.Publish(req.Context(), res.Events...); err != nil {
+			h.metrics.event(format, ResultFailed, len(res.Events))
+			log.Error("publish failed; the sender will retry", "events", len(res.Events), "err", err)
+			c.Response().Header().Set("Retry-After", "1")
+			return reply(http.StatusServiceUnavailable, OutcomeUnavailable, "event stream unavailable, retry later")
+		}
+		h.metrics.event(format, ResultPublished, len(res.Events))
+		for _, ev := range res.Events {
+			log.Info("event published", "id", ev.ID, "repository", ev.Repository,
+				"action", ev.Action, "tag", ev.Tag, "digest", ev.Digest)
+		}
+		return reply(http.StatusOK, OutcomePublished, "ok")
+	}
+}
