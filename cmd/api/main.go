@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,9 @@ var version = "dev"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "package-registry:", err)
 		os.Exit(1)
 	}
@@ -53,6 +57,7 @@ func run(args []string) error {
 	featureIndexer := fs.Bool("feature-oci-indexer", false, "run the whole pipeline in this process: embedded NATS, indexer and webhook routes")
 	registry := fs.String("oci-registry", "", "OCI registry address: host[:port], optionally with http:// or https://")
 	repository := fs.String("oci-repository", "packages", "base repository of the packages")
+	repositories := fs.String("oci-repositories", "", "all-in-one: comma-separated repositories to reconcile on every sync, besides those discovered")
 	username := fs.String("oci-username", "", "registry username")
 	password := fs.String("oci-password", "", "registry password (prefer EPR_OCI_PASSWORD)")
 	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
@@ -113,7 +118,7 @@ func run(args []string) error {
 		all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
 			API: apiOpts,
 			Indexer: service.IndexerOptions{
-				Registry: apiOpts.Registry, Repository: *repository, ResyncInterval: *resync,
+				Registry: apiOpts.Registry, Repository: *repository, Repositories: flagenv.List(*repositories), ResyncInterval: *resync,
 				MaxZipBytes: *maxZip, Stream: stream, Metrics: reg,
 			},
 			DataDir:             *dataDir,

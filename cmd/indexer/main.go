@@ -5,11 +5,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +21,9 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "indexer:", err)
 		os.Exit(1)
 	}
@@ -71,7 +74,7 @@ func run(args []string) error {
 	ix, err := service.StartIndexer(ctx, nc, service.IndexerOptions{
 		Registry:       oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure},
 		Repository:     *repository,
-		Repositories:   splitList(*repositories),
+		Repositories:   flagenv.List(*repositories),
 		DataDir:        *dataDir,
 		ResyncInterval: *resync,
 		Parallelism:    *parallelism,
@@ -93,14 +96,4 @@ func run(args []string) error {
 		return err
 	}
 	return service.Serve(ctx, log, health, metrics)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -1,6 +1,6 @@
 // Command webhook receives registry push notifications (CNCF distribution, Zot) and stores them
 // in the NATS JetStream event stream for the indexer. It only reads flags and wires
-// internal/webhook together; the behaviour lives there.
+// internal/service together; the behaviour lives there and in internal/webhook.
 package main
 
 import (
@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
+	"github.com/oci-epr/package-registry/internal/service"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
@@ -30,22 +32,28 @@ func main() {
 }
 
 type options struct {
-	server      webhook.ServerConfig
-	logLevel    string
-	logType     string
-	tokenInArgs bool
+	// address serves the webhooks and /health.
+	address string
+	// metricsAddress, when set, serves /metrics on a listener of its own, so that the metrics
+	// are not exposed wherever the registries can reach the webhooks.
+	metricsAddress string
+	natsURL        string
+	webhook        service.WebhookOptions
+	logLevel       string
+	logType        string
+	tokenInArgs    bool
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
-	fs.StringVar(&o.server.Address, "address", "localhost:8081", "address to serve the webhooks and /health on")
-	fs.StringVar(&o.server.NATSURL, "nats-url", "nats://localhost:4222", "NATS server URL")
-	fs.StringVar(&o.server.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var "+flagenv.EnvName("webhook-token")+")")
-	fs.Int64Var(&o.server.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
-	fs.DurationVar(&o.server.PublishTimeout, "publish-timeout", 5*time.Second, "how long to wait for JetStream to acknowledge an event")
-	fs.IntVar(&o.server.Stream.Replicas, "nats-replicas", 1, "replicas of the event stream (3 on a NATS cluster); must match the indexer's")
-	fs.StringVar(&o.server.MetricsAddress, "metrics-address", "", "address to serve Prometheus /metrics on; empty disables it")
+	fs.StringVar(&o.address, "address", "localhost:8081", "address to serve the webhooks and /health on")
+	fs.StringVar(&o.natsURL, "nats-url", "nats://localhost:4222", "NATS server URL")
+	fs.StringVar(&o.webhook.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var "+flagenv.EnvName("webhook-token")+")")
+	fs.Int64Var(&o.webhook.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
+	fs.DurationVar(&o.webhook.PublishTimeout, "publish-timeout", 5*time.Second, "how long to wait for JetStream to acknowledge an event")
+	fs.IntVar(&o.webhook.Stream.Replicas, "nats-replicas", 1, "replicas of the event stream (3 on a NATS cluster); must match the indexer's")
+	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address to serve Prometheus /metrics on; empty disables it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logType, "log-type", "ecs", "log format: ecs (JSON lines) or dev (text)")
 	if err := flagenv.Parse(fs, args, lookup); err != nil {
@@ -68,15 +76,33 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	switch {
-	case o.server.Token == "":
+	case o.webhook.Token == "":
 		log.Warn("no webhook token set: anyone who can reach the webhooks can post events")
 	case o.tokenInArgs:
 		log.Warn("webhook token given as a flag, visible in the process list; prefer " + flagenv.EnvName("webhook-token"))
 	}
-	o.server.Logger = log
-	srv, err := webhook.NewServer(o.server)
+
+	nc, err := events.Connect(o.natsURL, "epr-webhook", log)
 	if err != nil {
 		return err
 	}
-	return srv.Run(ctx)
+	// Deferred first, so it runs last: requests in flight finish their publish before it closes.
+	defer nc.Close()
+	reg := service.NewRegistry()
+	o.webhook.Log = log
+	o.webhook.Metrics = reg
+	w, err := service.StartWebhook(ctx, nc, o.webhook)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	hooks, err := service.Listen("webhook", o.address, w.Handler())
+	if err != nil {
+		return err
+	}
+	metrics, err := service.MetricsListener(o.metricsAddress, reg)
+	if err != nil {
+		return err
+	}
+	return service.Serve(ctx, log, hooks, metrics)
 }

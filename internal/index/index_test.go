@@ -194,3 +194,19 @@ func keys(m map[string]*Record) []string {
 	}
 	return out
 }
+
+func TestEncodeKeepsHTMLCharacters(t *testing.T) {
+	r := testRecord("a", "1.0.0", 0)
+	r.Document = json.RawMessage(`{"name":"a","default":"<b> & </b>"}`)
+	enc, err := Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(got.Document, []byte(`"<b> & </b>"`)) {
+		t.Fatalf("document came back as %s", got.Document)
+	}
+}

@@ -61,13 +61,13 @@ const maxDecodedRecord = 256 << 20
 // Encode compresses the record: package documents are repetitive JSON and shrink several-fold,
 // which keeps most of them inside a NATS message.
 func Encode(r *Record) ([]byte, error) {
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if _, err := zw.Write(raw); err != nil {
+	// json.Marshal would escape "<", ">" and "&" inside the embedded document, and free-form
+	// values in it are passed through to clients as they are.
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {

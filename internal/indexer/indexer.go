@@ -8,7 +8,6 @@ package indexer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -397,7 +396,7 @@ func (ix *Indexer) parse(ctx context.Context, log *slog.Logger, repository, tag,
 	for _, w := range warnings {
 		log.Warn("package warning", "tag", tag, "digest", desc.Digest.String(), "warning", w)
 	}
-	doc, err := json.Marshal(pkg)
+	doc, err := packages.Marshal(pkg)
 	if err != nil {
 		return store.ManifestState{}, err
 	}

@@ -383,6 +383,11 @@ func Encode(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Marshal renders v as compact JSON without HTML escaping: the form a
+// document is stored in, so that free-form values (kept as json.RawMessage)
+// still carry "<" and "&" literally when the API encodes them again.
+func Marshal(v any) ([]byte, error) { return compactJSON(v) }
+
 // compactJSON renders a free-form value without HTML escaping, so that the
 // raw message later embedded by Encode carries "<" literally too.
 func compactJSON(v any) (json.RawMessage, error) {

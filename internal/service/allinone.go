@@ -73,17 +73,13 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 	if a.API, err = StartAPI(ctx, a.Conn, opts.API); err != nil {
 		return nil, err
 	}
-	pub, err := events.NewPublisher(a.Conn, opts.PublishTimeout)
-	if err != nil {
-		return nil, err
-	}
-	err = webhook.Register(a.API.Server.Echo(), webhook.Config{
-		Publisher:    pub,
-		Token:        opts.WebhookToken,
-		MaxBodyBytes: opts.MaxBodyBytes,
-		Logger:       opts.Log,
-		Metrics:      opts.WebhookMetrics,
-	})
+	// The indexer sets the event stream up, so the webhooks need no set-up of their own here.
+	err = registerWebhook(a.API.Server.Echo(), a.Conn, WebhookOptions{
+		Token:          opts.WebhookToken,
+		MaxBodyBytes:   opts.MaxBodyBytes,
+		PublishTimeout: opts.PublishTimeout,
+		Log:            opts.Log,
+	}, opts.WebhookMetrics)
 	if err != nil {
 		return nil, err
 	}

@@ -32,10 +32,10 @@ type APIOptions struct {
 	MaxZipBytes int64
 	// Cache, when set, is shared with an indexer in the same process, so a zip it downloaded to
 	// parse is served without a second download.
-	Cache   *oci.BlobCache
+	Cache    *oci.BlobCache
 	Replicas int
-	Log     *slog.Logger
-	Metrics prometheus.Registerer
+	Log      *slog.Logger
+	Metrics  prometheus.Registerer
 }
 
 // API is a running API replica: its store, its HTTP server and the follower that keeps both in

@@ -1,8 +1,9 @@
 // Package service owns how the parts become running services: the indexer (event consumer,
 // resync, store, registry client), the API replica (store, follower, HTTP server), the webhook
-// receiver, and the process plumbing they share (NATS connection, metrics listener, health,
-// shutdown). The three binaries and the all-in-one mode call the same functions here, so every
-// deployment runs one code path.
+// receiver (publisher, handlers, /health, event stream set-up), and the process plumbing they
+// share (listeners, metrics listener, health, set-up retries, graceful shutdown). The three
+// binaries and the all-in-one mode call the same functions here, so every deployment runs one
+// code path.
 package service
 
 import (

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/packages"
+)
+
+// Config tunes the API. Start from DefaultConfig: the zero value of the two
+// booleans is the strict, non-default behaviour.
+type Config struct {
+	// ServiceName and ServiceVersion are reported by / and /index.json and
+	// epr_service_info.
+	ServiceName    string
+	ServiceVersion string
+	// Instance labels epr_service_info; empty means the host name.
+	Instance string
+
+	// AllowUnknownQueryParameters false makes unknown query keys of /search
+	// and /categories a 400 (flag -allow-unknown-query-parameters).
+	AllowUnknownQueryParameters bool
+	// MockFallback serves the built-in mock packages while the index is
+	// empty. Off, an empty index answers empty results.
+	MockFallback bool
+
+	// Cache-Control max-age of the four EPR cache classes. Zero means the
+	// default; negative is an error. Sent in whole seconds.
+	CacheTimeIndex      time.Duration // "/", "/index.json", "/package/<n>/<v>/"
+	CacheTimeSearch     time.Duration
+	CacheTimeCategories time.Duration
+	CacheTimeCatchAll   time.Duration // zips, signatures, files, favicon
+
+	// ResponseCacheBytes bounds the bodies kept per index generation; 0 means
+	// 64 MiB, negative disables the cache (benchmarks, debugging).
+	ResponseCacheBytes int64
+	// OpenArchives bounds the package zips kept open for static files; 0
+	// means 64.
+	OpenArchives int
+	// ArchiveLimits bound reading a zip for static files; zero fields are the
+	// packages defaults.
+	ArchiveLimits packages.Limits
+}
+
+// DefaultConfig mirrors the EPR defaults (epr-api.md §8).
+func DefaultConfig() Config {
+	return Config{
+		ServiceName:                 "oci-epr",
+		ServiceVersion:              "dev",
+		AllowUnknownQueryParameters: true,
+		MockFallback:                true,
+		CacheTimeIndex:              10 * time.Second,
+		CacheTimeSearch:             10 * time.Minute,
+		CacheTimeCategories:         10 * time.Minute,
+		CacheTimeCatchAll:           10 * time.Minute,
+	}
+}
+
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.ServiceName == "" {
+		c.ServiceName = d.ServiceName
+	}
+	if c.ServiceVersion == "" {
+		c.ServiceVersion = d.ServiceVersion
+	}
+	for _, t := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"index", &c.CacheTimeIndex, d.CacheTimeIndex},
+		{"search", &c.CacheTimeSearch, d.CacheTimeSearch},
+		{"categories", &c.CacheTimeCategories, d.CacheTimeCategories},
+		{"catch_all", &c.CacheTimeCatchAll, d.CacheTimeCatchAll},
+	} {
+		switch {
+		case *t.v < 0:
+			return c, fmt.Errorf("cache time %s must be > 0, got %v", t.name, *t.v)
+		case *t.v == 0:
+			*t.v = t.def
+		}
+	}
+	if c.ResponseCacheBytes == 0 {
+		c.ResponseCacheBytes = 64 << 20
+	}
+	if c.OpenArchives < 0 {
+		return c, errors.New("OpenArchives must not be negative")
+	}
+	if c.OpenArchives == 0 {
+		c.OpenArchives = 64
+	}
+	return c, nil
+}

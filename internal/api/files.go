@@ -1,0 +1,452 @@
+package api
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/labstack/echo/v4"
+
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/packages"
+)
+
+// contentTypes is the fixed table of epr-api.md §7, independent of the
+// host's MIME table. Other extensions are sniffed.
+var contentTypes = map[string]string{
+	".zip":  "application/zip",
+	".sig":  "application/pgp-signature",
+	".md":   "text/markdown; charset=utf-8",
+	".yml":  "text/yaml; charset=UTF-8",
+	".ico":  "image/x-icon",
+	".json": "application/json",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
+	".gif":  "image/gif",
+	".webp": "image/webp",
+}
+
+var errNoBlobs = errors.New("no blob store configured")
+
+const (
+	labelZip = "/epr/{any}/{n}-{v}.zip"
+	labelSig = "/epr/{any}/{n}-{v}.zip.sig"
+)
+
+// handleEPR serves /epr/{any}/{n}-{v}.zip and .zip.sig. echo's last
+// parameter takes the rest of the path, slashes included, so the file name
+// is checked here.
+func (s *Server) handleEPR(c echo.Context, snap *Snapshot) string {
+	file, ok := pathParam(c, "file")
+	if !ok {
+		return s.pageNotFound(c)
+	}
+	if strings.Contains(file, "/") {
+		if trimmed := strings.TrimSuffix(file, "/"); !strings.Contains(trimmed, "/") && validArtifactName(trimmed) {
+			return s.redirect(func(esc string) string { return strings.TrimSuffix(esc, "/") })(c, snap)
+		}
+		return s.pageNotFound(c)
+	}
+	if !validArtifactName(file) {
+		return s.pageNotFound(c)
+	}
+	sig := strings.HasSuffix(file, ".zip.sig")
+	base := strings.TrimSuffix(strings.TrimSuffix(file, ".sig"), ".zip")
+	name, version, _ := strings.Cut(base, "-")
+	label := labelZip
+	if sig {
+		label = labelSig
+	}
+	if !packages.IsStrictSemver(version) {
+		s.writeError(c, http.StatusBadRequest, "invalid package version", ccNoStore)
+		return label
+	}
+	e, found := snap.Lookup(name, version)
+	if sig {
+		// A known but unsigned version is a 404 too (EPR answers 500).
+		if !found || e.rec.Signature == nil {
+			s.writeError(c, http.StatusNotFound, "signature file not found", ccNoStore)
+			return label
+		}
+		s.serveBlob(c, e, *e.rec.Signature, "application/pgp-signature", "signatures")
+		return label
+	}
+	if !found {
+		s.writeError(c, http.StatusNotFound, "artifact not found", ccNoStore)
+		return label
+	}
+	s.serveBlob(c, e, e.rec.Zip, "application/zip", "artifacts")
+	return label
+}
+
+// validArtifactName: "<n>-<v>.zip" or ".zip.sig" with n in [a-z0-9_]+ and a
+// non-empty version (checked for semver later, to answer 400 rather than 404).
+func validArtifactName(file string) bool {
+	base, ok := strings.CutSuffix(file, ".zip.sig")
+	if !ok {
+		if base, ok = strings.CutSuffix(file, ".zip"); !ok {
+			return false
+		}
+	}
+	name, version, ok := strings.Cut(base, "-")
+	return ok && version != "" && packageNamePattern.MatchString(name)
+}
+
+// serveBlob streams a stored blob unchanged, with ranges and conditional
+// requests. Last-Modified is the record's IndexedAt rather than the cache
+// file's mtime: it is the same on every replica and survives cache eviction,
+// so conditional requests behave alike behind a load balancer.
+func (s *Server) serveBlob(c echo.Context, e *Entry, blob index.Blob, contentType, component string) {
+	w := c.Response()
+	h := w.Header()
+	// Set before the blob is opened: once the package is found, EPR's
+	// errors carry the catch-all cache headers too (§6).
+	h[hCacheControl] = s.ccCatch
+	content, closeFn, err := s.openBlob(c.Request().Context(), e, blob, component)
+	if err != nil {
+		s.log.Error("opening blob failed", "package", e.Package.Name, "version", e.Package.Version,
+			"digest", blob.Digest, "err", err)
+		s.writeError(c, http.StatusInternalServerError, "internal server error", s.ccCatch)
+		return
+	}
+	defer closeFn()
+	h[hContentType] = []string{contentType}
+	if blob.Digest != "" {
+		h[hETag] = []string{`"` + blob.Digest + `"`}
+	}
+	http.ServeContent(readFromWriter{w}, c.Request(), "", e.rec.IndexedAt, content)
+}
+
+// openBlob returns the blob's content: mock blobs from memory, others
+// through Blobs.
+func (s *Server) openBlob(ctx context.Context, e *Entry, blob index.Blob, component string) (io.ReadSeeker, func(), error) {
+	if e.mock {
+		data, ok := s.mockZips[blob.Digest]
+		if !ok {
+			return nil, nil, errors.New("mock blob missing")
+		}
+		s.metrics.storage.WithLabelValues("local", component).Inc()
+		return bytes.NewReader(data), func() {}, nil
+	}
+	if s.blobs == nil {
+		return nil, nil, errNoBlobs
+	}
+	location := "remote"
+	var err error
+	var f interface {
+		io.ReadSeeker
+		io.Closer
+	}
+	if rb, ok := s.blobs.(CacheReportingBlobs); ok {
+		var cached bool
+		f, cached, err = rb.OpenCached(ctx, e.rec.Repository, blob)
+		if err == nil {
+			if cached {
+				location = "local"
+				s.metrics.cacheHit.Inc()
+			} else {
+				s.metrics.cacheMiss.Inc()
+			}
+		}
+	} else {
+		f, err = s.blobs.Open(ctx, e.rec.Repository, blob)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	s.metrics.storage.WithLabelValues(location, component).Inc()
+	return f, func() { _ = f.Close() }, nil
+}
+
+// handleFile serves /package/{n}/{v}/{file...} from the package zip.
+func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
+	const label = "/package/{n}/{v}/{file...}"
+	name, version, ok := s.nameVersion(c)
+	if !ok {
+		return label
+	}
+	e, found := snap.Lookup(name, version)
+	if !found {
+		s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+		return label
+	}
+	rel, ok := pathParam(c, "*")
+	if !ok {
+		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
+		return label
+	}
+	w := c.Response()
+	h := w.Header()
+	h[hCacheControl] = s.ccCatch
+	arch, err := s.openArchive(c.Request().Context(), e)
+	if err != nil {
+		s.log.Error("opening package archive failed", "package", name, "version", version, "err", err)
+		s.writeError(c, http.StatusInternalServerError, "internal server error", s.ccCatch)
+		return label
+	}
+	defer s.archives.release(arch)
+	fe, ok := arch.arch.Lookup(rel)
+	if !ok {
+		// EPR caches this 404 for 10 minutes; ours does not, so a file
+		// that appears with a re-push is not hidden (§6 "Ours").
+		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
+		return label
+	}
+	if ct, ok := contentTypes[strings.ToLower(path.Ext(rel))]; ok {
+		h[hContentType] = []string{ct}
+	}
+	// The zip is immutable for its digest, so digest+path names the bytes.
+	h[hETag] = []string{`"` + strconv.FormatUint(xxhash.Sum64String(e.rec.Zip.Digest+"\x00"+rel), 16) + `"`}
+	r := &entryReader{arch: arch.arch, rel: rel, size: fe.Size}
+	defer r.Close()
+	// An empty name makes ServeContent sniff unknown types rather than
+	// consult the host's MIME table.
+	http.ServeContent(w, c.Request(), "", fe.Modified, r)
+	return label
+}
+
+// openArchive returns the package zip opened for reading single files,
+// shared between requests (opening checks the whole zip, which is worth
+// doing once, not per file).
+func (s *Server) openArchive(ctx context.Context, e *Entry) (*cachedArchive, error) {
+	key := e.rec.Repository + "@" + e.rec.Zip.Digest
+	a, hit, err := s.archives.acquire(ctx, key, func() (*packages.Archive, io.Closer, error) {
+		// Detached from the request: waiters share this load, and one
+		// client going away must not fail it for the others.
+		ctx := context.WithoutCancel(ctx)
+		content, closeFn, err := s.openBlob(ctx, e, e.rec.Zip, "statics")
+		if err != nil {
+			return nil, nil, err
+		}
+		ra, ok := content.(io.ReaderAt)
+		if !ok {
+			closeFn()
+			return nil, nil, errors.New("blob is not seekable")
+		}
+		size, err := content.Seek(0, io.SeekEnd)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		arch, err := packages.OpenArchive(ra, size, s.cfg.ArchiveLimits)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		return arch, closerFunc(closeFn), nil
+	})
+	if err == nil && hit {
+		s.metrics.storage.WithLabelValues("local", "statics").Inc()
+	}
+	return a, err
+}
+
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// readFromWriter lets http.ServeContent hand an *os.File to the
+// connection's ReadFrom (sendfile) while echo still counts the bytes.
+type readFromWriter struct{ *echo.Response }
+
+func (w readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.Committed {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := io.Copy(w.Response.Writer, src)
+	w.Size += n
+	return n, err
+}
+
+// entryReader makes a zip entry seekable for http.ServeContent without
+// inflating it into memory: seeking is free, and a read at another offset
+// than the stream's re-opens (backwards) or skips ahead (forwards).
+type entryReader struct {
+	arch  *packages.Archive
+	rel   string
+	size  int64
+	pos   int64
+	rc    io.ReadCloser
+	rcPos int64
+}
+
+func (r *entryReader) Read(p []byte) (int, error) {
+	if r.pos >= r.size {
+		return 0, io.EOF
+	}
+	if r.rc == nil || r.rcPos > r.pos {
+		if r.rc != nil {
+			_ = r.rc.Close()
+		}
+		rc, _, err := r.arch.Open(r.rel)
+		if err != nil {
+			r.rc = nil
+			return 0, err
+		}
+		r.rc, r.rcPos = rc, 0
+	}
+	if r.rcPos < r.pos {
+		n, err := io.CopyN(io.Discard, r.rc, r.pos-r.rcPos)
+		r.rcPos += n
+		if err != nil {
+			return 0, err
+		}
+	}
+	if rem := r.size - r.pos; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := r.rc.Read(p)
+	r.pos += int64(n)
+	r.rcPos += int64(n)
+	if err == io.EOF && r.pos < r.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (r *entryReader) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = r.pos + offset
+	case io.SeekEnd:
+		abs = r.size + offset
+	default:
+		return 0, errors.New("entryReader.Seek: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("entryReader.Seek: negative position")
+	}
+	r.pos = abs
+	return abs, nil
+}
+
+func (r *entryReader) Close() error {
+	if r.rc == nil {
+		return nil
+	}
+	err := r.rc.Close()
+	r.rc = nil
+	return err
+}
+
+// archiveCache keeps recently used package zips open, reference counted so
+// that eviction never closes a file a request is still reading.
+type archiveCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]*cachedArchive
+	lru   *list.List // front: most recently used
+}
+
+type cachedArchive struct {
+	key    string
+	ready  chan struct{}
+	arch   *packages.Archive
+	closer io.Closer
+	err    error
+	refs   int
+	gone   bool // out of the cache: close when the last reader is done
+	elem   *list.Element
+}
+
+func newArchiveCache(max int) *archiveCache {
+	return &archiveCache{max: max, items: map[string]*cachedArchive{}, lru: list.New()}
+}
+
+// acquire returns the archive for key, loading it once however many
+// requests ask at the same time. hit reports that no load was needed.
+func (c *archiveCache) acquire(ctx context.Context, key string, load func() (*packages.Archive, io.Closer, error)) (a *cachedArchive, hit bool, err error) {
+	c.mu.Lock()
+	if it, ok := c.items[key]; ok {
+		it.refs++
+		if it.elem != nil {
+			c.lru.MoveToFront(it.elem)
+		}
+		c.mu.Unlock()
+		select {
+		case <-it.ready:
+		case <-ctx.Done():
+			c.release(it)
+			return nil, false, ctx.Err()
+		}
+		if it.err != nil {
+			c.release(it)
+			return nil, false, it.err
+		}
+		return it, true, nil
+	}
+	it := &cachedArchive{key: key, ready: make(chan struct{}), refs: 1}
+	c.items[key] = it
+	c.mu.Unlock()
+
+	arch, closer, err := load()
+
+	c.mu.Lock()
+	it.arch, it.closer, it.err = arch, closer, err
+	var unused []io.Closer
+	if err != nil {
+		// Failures are not cached: the next request tries again.
+		delete(c.items, key)
+		it.gone = true
+	} else {
+		it.elem = c.lru.PushFront(it)
+		for c.lru.Len() > c.max {
+			if cl := c.evictLocked(c.lru.Back().Value.(*cachedArchive)); cl != nil {
+				unused = append(unused, cl)
+			}
+		}
+	}
+	close(it.ready)
+	c.mu.Unlock()
+	for _, cl := range unused {
+		_ = cl.Close()
+	}
+	if err != nil {
+		c.release(it)
+		return nil, false, err
+	}
+	return it, false, nil
+}
+
+// evictLocked drops it from the cache and returns its closer if nobody
+// reads it any more (to be closed outside the lock).
+func (c *archiveCache) evictLocked(it *cachedArchive) io.Closer {
+	c.lru.Remove(it.elem)
+	it.elem = nil
+	delete(c.items, it.key)
+	it.gone = true
+	if it.refs == 0 {
+		return it.closer
+	}
+	return nil
+}
+
+func (c *archiveCache) release(it *cachedArchive) {
+	c.mu.Lock()
+	it.refs--
+	closeNow := it.refs == 0 && it.gone && it.closer != nil
+	c.mu.Unlock()
+	if closeNow {
+		_ = it.closer.Close()
+	}
+}
+
+// Len reports the open archives (tests).
+func (c *archiveCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}

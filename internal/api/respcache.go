@@ -1,0 +1,105 @@
+package api
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// cachedResponse is a rendered JSON body with the header values it is sent
+// with, prepared once so that a hit only writes bytes.
+type cachedResponse struct {
+	body   []byte
+	etag   string   // quoted
+	etagH  []string // header value slices, shared read-only
+	length []string
+}
+
+func newCachedResponse(body []byte) *cachedResponse {
+	// The ETag depends on the bytes only, not on the index generation, so
+	// replicas and restarts agree on it and a client's copy stays valid
+	// across index changes that do not touch this response. xxhash is fast
+	// enough to hash megabyte bodies on every uncached request.
+	etag := `"` + strconv.FormatUint(xxhash.Sum64(body), 16) + `"`
+	return &cachedResponse{
+		body:   body,
+		etag:   etag,
+		etagH:  []string{etag},
+		length: []string{strconv.Itoa(len(body))},
+	}
+}
+
+// cacheKey separates the routes sharing a cache: the route kind plus the
+// raw query (search, categories) or "<name>/<version>" (package).
+type cacheKey struct {
+	kind byte
+	key  string
+}
+
+const (
+	kindSearch byte = iota + 1
+	kindCategories
+	kindPackage
+)
+
+// responseCache belongs to one Snapshot, so an index change invalidates it
+// by construction: the next snapshot starts empty. It is bounded in bytes;
+// when full it starts over, which keeps memory bounded however many
+// distinct query strings clients invent.
+type responseCache struct {
+	mu    sync.RWMutex
+	m     map[cacheKey]*cachedResponse
+	bytes int64
+}
+
+func (c *responseCache) get(k cacheKey) (*cachedResponse, bool) {
+	c.mu.RLock()
+	r, ok := c.m[k]
+	c.mu.RUnlock()
+	return r, ok
+}
+
+func (c *responseCache) put(k cacheKey, r *cachedResponse, budget int64) {
+	if budget < 0 || int64(len(r.body)) > budget {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.bytes+int64(len(r.body)) > budget {
+		c.m = map[cacheKey]*cachedResponse{}
+		c.bytes = 0
+	}
+	if old, ok := c.m[k]; ok {
+		c.bytes -= int64(len(old.body))
+	}
+	c.m[k] = r
+	c.bytes += int64(len(r.body))
+}
+
+// etagMatches implements the weak comparison If-None-Match asks for.
+func etagMatches(header, etag string) bool {
+	for header != "" {
+		header = strings.TrimLeft(header, " \t,")
+		if header == "" {
+			break
+		}
+		if header[0] == '*' {
+			return true
+		}
+		header = strings.TrimPrefix(header, "W/")
+		if header == "" || header[0] != '"' {
+			return false
+		}
+		end := strings.IndexByte(header[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if header[:end+2] == etag {
+			return true
+		}
+		header = header[end+2:]
+	}
+	return false
+}

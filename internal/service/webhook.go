@@ -1,0 +1,187 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+// WebhookOptions configures the standalone webhook receiver.
+type WebhookOptions struct {
+	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	Token string
+	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// PublishTimeout bounds the wait for JetStream's ack of each event.
+	PublishTimeout time.Duration
+	// Stream configures the event stream the receiver makes sure exists.
+	Stream  events.StreamOptions
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// streamCheckInterval is how often a receiver with a working stream checks that it still exists
+// (a NATS restarted on an empty store loses it). A reconnect triggers the check at once.
+var streamCheckInterval = 30 * time.Second
+
+// webhookReadTimeout bounds reading a notification body, after the listener's header timeout.
+const webhookReadTimeout = 30 * time.Second
+
+// Webhook is a running webhook receiver: the handlers and /health, and the background set-up of
+// the event stream they publish to.
+type Webhook struct {
+	opts        WebhookOptions
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	handler     http.Handler
+	streamReady atomic.Bool
+	// verified is the connection's reconnect count when the stream was last seen; a reconnect
+	// since (NATS may have come back without it) makes the receiver not ready until rechecked.
+	verified   atomic.Uint64
+	checkEvery time.Duration
+	cancel     context.CancelFunc
+	done       sync.WaitGroup
+}
+
+// StartWebhook builds the receiver's handler and starts making sure the event stream exists. A
+// NATS that is down makes the receiver not ready (and its webhooks answer 503, so registries
+// retry), not failed. The caller owns nc and closes it after Close.
+func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Webhook, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	var metrics *webhook.Metrics
+	if opts.Metrics != nil {
+		if metrics, err = webhook.NewMetrics(opts.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	w := &Webhook{opts: opts, nc: nc, js: js, checkEvery: streamCheckInterval}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	// A replica that cannot publish should get no webhook traffic: it could only answer 503.
+	e.GET("/health", echo.WrapHandler(HealthHandler(w.Ready)))
+	if err := registerWebhook(e, nc, opts, metrics); err != nil {
+		return nil, err
+	}
+	w.handler = readDeadline(e, webhookReadTimeout)
+
+	ctx, cancel := context.WithCancel(ctx)
+	w.cancel = cancel
+	w.done.Go(func() { w.keepStream(ctx) })
+	opts.Log.Info("webhook receiver started", "auth", opts.Token != "")
+	return w, nil
+}
+
+// registerWebhook adds the webhook handlers to r, publishing through nc. The standalone receiver
+// and the all-in-one mode both register them here.
+func registerWebhook(r webhook.Router, nc *nats.Conn, opts WebhookOptions, metrics *webhook.Metrics) error {
+	pub, err := events.NewPublisher(nc, opts.PublishTimeout)
+	if err != nil {
+		return err
+	}
+	return webhook.Register(r, webhook.Config{
+		Publisher:    pub,
+		Token:        opts.Token,
+		MaxBodyBytes: opts.MaxBodyBytes,
+		Logger:       opts.Log,
+		Metrics:      metrics,
+	})
+}
+
+// readDeadline bounds how long reading a request (its body, mostly) may take, so a slow sender
+// cannot hold a connection open; the listener already bounds the headers.
+func readDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Handler serves the webhooks and /health.
+func (w *Webhook) Handler() http.Handler { return w.handler }
+
+// Ready reports whether events can be published now: NATS connected and the stream set up.
+func (w *Webhook) Ready() bool {
+	return w.nc.IsConnected() && w.streamReady.Load() && w.nc.Stats().Reconnects == w.verified.Load()
+}
+
+// Close stops the stream set-up. Serve the handler no longer before closing the connection.
+func (w *Webhook) Close() error {
+	w.cancel()
+	w.done.Wait()
+	return nil
+}
+
+var errNotConnected = errors.New("nats not connected")
+
+// keepStream sets the event stream up as soon as NATS is reachable, then checks every
+// checkEvery, and after every reconnect, that it still exists; when it does not,
+// readiness drops until it is set up again.
+func (w *Webhook) keepStream(ctx context.Context) {
+	log := w.opts.Log
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var checked time.Time
+	for {
+		// Attempting while disconnected would only wait out the timeout in nats.go's buffer.
+		if w.nc.IsConnected() {
+			r := w.nc.Stats().Reconnects
+			if !w.streamReady.Load() || r != w.verified.Load() || time.Since(checked) >= w.checkEvery {
+				if w.streamReady.Load() {
+					if err := w.checkStream(ctx); err != nil && ctx.Err() == nil {
+						w.streamReady.Store(false)
+						log.Warn("event stream unavailable; setting it up again", "stream", events.StreamName, "err", err)
+					}
+				}
+				if !w.streamReady.Load() {
+					if err := retry(ctx, log, "event stream", w.ensureStream); err != nil {
+						return // ctx ended
+					}
+					w.streamReady.Store(true)
+					log.Info("event stream ready", "stream", events.StreamName)
+				}
+				w.verified.Store(r)
+				checked = time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (w *Webhook) checkStream(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := w.js.Stream(ctx, events.StreamName)
+	return err
+}
+
+func (w *Webhook) ensureStream(ctx context.Context) error {
+	if !w.nc.IsConnected() {
+		return errNotConnected
+	}
+	_, err := events.EnsureStream(ctx, w.js, w.opts.Stream)
+	return err
+}
