@@ -143,6 +143,25 @@ func follow(t *testing.T, b *Bucket, db *store.DB) (map[string]*Record, []Change
 	return got, changes
 }
 
+// A document of several MB that does not compress still travels, through the object store, with
+// the server's default 1 MiB message limit.
+func TestSeveralMegabyteRecord(t *testing.T) {
+	f := newFixture(t)
+	f.b = OpenBucket(f.b.js, f.b.kv, int(f.nc.MaxPayload())-16<<10)
+	big := testRecord("big", "1.0.0", 6<<20)
+	f.put(t, big)
+	db, err := store.Open(filepath.Join(t.TempDir(), "replica.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, _ := follow(t, f.b, db)
+	if r := got["big/1.0.0"]; r == nil || !bytes.Equal(r.Document, big.Document) {
+		t.Fatalf("several-MB record did not round-trip")
+	}
+	t.Logf("document of %d bytes stored and followed with max payload %d", len(big.Document), f.nc.MaxPayload())
+}
+
 func TestFollowerResumesAndHandlesLargeRecords(t *testing.T) {
 	f := newFixture(t)
 	f.put(t, testRecord("a", "1.0.0", 0))

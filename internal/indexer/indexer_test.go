@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -212,15 +213,29 @@ func TestIndexerFollowsTheRegistry(t *testing.T) {
 	// Tags that are not package versions are skipped.
 	h.push("packages/"+arts[0].Name, "latest", arts[0].Zip)
 
+	start := time.Now()
 	if err := h.ix.SyncAll(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("indexed %d packages (both layouts) in %v", len(arts), time.Since(start))
 	docs := h.bucketDocs()
 	if got, want := sortedKeys(docs), sortedKeys(zips); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("bucket keys\n%v\nwant\n%v", got, want)
 	}
 	for k, rec := range docs {
 		expectDoc(t, rec, zips[k])
+	}
+
+	// Retag an indexed version with a non-version tag: nothing changes.
+	before := h.bucketDocs()
+	if err := h.client.Tag(ctx, "packages/"+arts[0].Name, arts[0].Version, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.Request(ctx, "packages/"+arts[0].Name, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if after := h.bucketDocs(); len(after) != len(before) {
+		t.Fatalf("retag to a non-version tag changed the bucket: %d → %d records", len(before), len(after))
 	}
 
 	// Re-push a tag with new content: the document is replaced.
