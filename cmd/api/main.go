@@ -134,6 +134,9 @@ func run(args []string) error {
 		defer all.Close()
 		server = all.API.Server
 	} else {
+		if *registry == "" {
+			log.Warn("no -oci-registry: package zips, signatures and files cannot be downloaded (mock packages still can)")
+		}
 		url := *natsURL
 		if url == "" {
 			url = "nats://localhost:4222"

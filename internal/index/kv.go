@@ -139,9 +139,12 @@ func (b *Bucket) Keys(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := []string{}
 	for k := range lister.Keys() {
 		out = append(out, k)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	return out, nil
 }

@@ -40,6 +40,7 @@ type Blobs interface {
 type Bucket interface {
 	Put(ctx context.Context, key string, encoded []byte) error
 	Delete(ctx context.Context, key string) error
+	Keys(ctx context.Context) ([]string, error)
 }
 
 // Config wires an Indexer.
@@ -81,6 +82,9 @@ type request struct {
 	full    bool
 	tags    map[string]bool
 	waiters []chan error
+	// present, when set, is the bucket's key set at the start of a sync: indexed tags whose key
+	// is missing from it are published again.
+	present map[string]bool
 }
 
 // New returns an Indexer.
@@ -106,6 +110,10 @@ func New(cfg Config) *Indexer {
 // moved them); with no tags every tag is re-resolved. Requests arriving while one is pending or
 // running are merged into the next reconcile.
 func (ix *Indexer) Request(ctx context.Context, repository string, tags ...string) error {
+	return ix.request(ctx, repository, nil, tags...)
+}
+
+func (ix *Indexer) request(ctx context.Context, repository string, present map[string]bool, tags ...string) error {
 	if !ix.cfg.Layout.Owns(repository) {
 		ix.cfg.Log.Debug("ignoring repository outside the package layout", "repository", repository)
 		return nil
@@ -119,6 +127,9 @@ func (ix *Indexer) Request(ctx context.Context, repository string, tags ...strin
 	}
 	if len(tags) == 0 {
 		req.full = true
+	}
+	if present != nil {
+		req.present = present
 	}
 	for _, t := range tags {
 		req.tags[t] = true
@@ -152,7 +163,7 @@ func (ix *Indexer) worker(repository string) {
 		if req != nil {
 			// Reconciles are not tied to a caller's context: waiters may give up, the work is
 			// still worth finishing.
-			err = ix.reconcile(context.Background(), repository, req.full, req.tags)
+			err = ix.reconcile(context.Background(), repository, req.full, req.tags, req.present)
 		}
 		<-ix.sem
 		if req != nil {
@@ -182,7 +193,7 @@ type tagOutcome struct {
 	record []byte
 }
 
-func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, hinted map[string]bool) (err error) {
+func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, hinted map[string]bool, present map[string]bool) (err error) {
 	start := ix.cfg.Now()
 	log := ix.cfg.Log.With("repository", repository)
 	defer func() {
@@ -223,6 +234,13 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, 
 			continue
 		}
 		out, err := ix.resolveTag(ctx, log, repository, tag, name, version, prev, known)
+		if err == nil && out.record == nil && out.state.Key != "" && present != nil && !present[out.state.Key] {
+			// Indexed before, but the bucket lost it (a NATS store that was reset): publish again.
+			out.record, err = ix.storedRecord(out.state.Digest, name, version)
+			if err == nil && out.record != nil {
+				log.Warn("republishing a package missing from the index bucket", "key", out.state.Key)
+			}
+		}
 		if err != nil {
 			failures = append(failures, fmt.Errorf("tag %s: %w", tag, err))
 			if known {
@@ -320,6 +338,15 @@ func (ix *Indexer) keysOutside(repository string) (map[string]bool, error) {
 		}
 	}
 	return keys, nil
+}
+
+// storedRecord is the record parsed earlier from digest for name and version.
+func (ix *Indexer) storedRecord(digest, name, version string) ([]byte, error) {
+	ms, ok, err := ix.cfg.DB.Manifest(digest + " " + index.Key(name, version))
+	if err != nil || !ok {
+		return nil, err
+	}
+	return ms.Record, nil
 }
 
 // resolveTag resolves one tag and, when its digest is new to this tag, produces its record.

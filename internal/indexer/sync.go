@@ -76,13 +76,23 @@ func (ix *Indexer) SyncAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What the bucket holds now, so that packages it lost are published again.
+	var present map[string]bool
+	if keys, err := ix.cfg.Bucket.Keys(ctx); err == nil {
+		present = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			present[k] = true
+		}
+	} else {
+		ix.cfg.Log.Warn("listing the index bucket failed; not checking it for lost packages", "err", err)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(repos))
 	for i, r := range repos {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ix.Request(ctx, r)
+			errs[i] = ix.request(ctx, r, present)
 		}()
 	}
 	wg.Wait()

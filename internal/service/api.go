@@ -86,8 +86,10 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 	}
 	rev, _ := db.KVRevision()
 	srv.SetRevision(rev)
-	// What the replica held at its last run is served at once; the follower catches up.
-	srv.SetReady(true)
+	// A replica that has applied the index before serves it at once (also while NATS is away); a
+	// fresh one becomes ready when it has caught up with the bucket, so a load balancer does not
+	// send it traffic while it would answer with mock packages.
+	srv.SetReady(rev > 0)
 	ctx, cancel := context.WithCancel(ctx)
 	a := &API{Server: srv, db: db, cancel: cancel}
 	a.done.Go(func() { a.follow(ctx, nc, opts) })
@@ -113,7 +115,10 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		Log:      opts.Log,
 		OnChange: a.Server.Apply,
 		OnReset:  a.Server.Reset,
-		OnSynced: a.Server.SetRevision,
+		OnSynced: func(rev uint64) {
+			a.Server.SetRevision(rev)
+			a.Server.SetReady(true)
+		},
 	}
 	_ = f.Run(ctx)
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -105,17 +106,18 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	}
 	var cons jetstream.Consumer
 	var kv jetstream.KeyValue
-	err = retry(ctx, log, "event stream and index bucket", func(ctx context.Context) error {
+	ensure := func(ctx context.Context) error {
 		if _, err := events.EnsureStream(ctx, js, s.opts.Stream); err != nil {
 			return err
 		}
+		var err error
 		if cons, err = events.EnsureConsumer(ctx, js, s.opts.Stream); err != nil {
 			return err
 		}
 		kv, err = events.EnsurePackagesBucket(ctx, js, s.opts.Stream.Replicas)
 		return err
-	})
-	if err != nil {
+	}
+	if retry(ctx, log, "event stream and index bucket", ensure) != nil {
 		return // ctx ended
 	}
 	ix := indexer.New(indexer.Config{
@@ -132,17 +134,49 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Log:          log,
 		Metrics:      metrics,
 	})
-	cc, err := events.Consume(ctx, cons, log, ix.HandleEvent, webhook.DecodeStreamMessage)
-	if err != nil {
-		log.Error("consume events", "err", err)
-		return
-	}
-	defer cc.Stop()
-	s.ready.Store(true)
+	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
 	log.Info("indexer consuming events", "registry", s.client.Host(), "repository", s.opts.Repository)
-	ix.RunResync(ctx, s.opts.ResyncInterval)
-	<-ctx.Done()
+	for ctx.Err() == nil {
+		cc, err := events.Consume(ctx, cons, log, ix.HandleEvent, webhook.DecodeStreamMessage)
+		if err != nil {
+			log.Warn("consuming events failed; retrying", "err", err)
+		} else {
+			s.ready.Store(true)
+			s.watchConsumer(ctx, cons)
+			s.ready.Store(false)
+			cc.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// The stream or consumer is gone (e.g. NATS restarted with an empty store): set them up
+		// again; the resync repairs whatever was missed meanwhile.
+		if retry(ctx, log, "event stream and consumer", ensure) != nil {
+			return
+		}
+	}
 }
+
+// watchConsumer returns when ctx ends or the consumer no longer exists on the server.
+func (s *Indexer) watchConsumer(ctx context.Context, cons jetstream.Consumer) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(consumerCheckInterval):
+		}
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := cons.Info(ictx)
+		cancel()
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			s.opts.Log.Warn("event consumer disappeared; setting it up again", "err", err)
+			return
+		}
+	}
+}
+
+// consumerCheckInterval is how often the indexer checks that its consumer still exists.
+var consumerCheckInterval = 15 * time.Second
 
 // maxInline keeps index values inside the server's message limit with room for headers.
 func maxInline(nc *nats.Conn) int {
