@@ -189,3 +189,52 @@ func TestPublishFailsFastWhileDisconnected(t *testing.T) {
 		t.Fatalf("publish after reconnect: %v", err)
 	}
 }
+
+// A handler that outlasts the ack wait is not redelivered while it works.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	ctx := t.Context()
+	srv := startServer(t, t.TempDir(), "")
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js := mustJS(t, nc)
+	if _, err := EnsureStream(ctx, js, StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := EnsureConsumer(ctx, js, StreamOptions{AckWait: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := NewPublisher(nc, time.Second)
+	if err := pub.Publish(ctx, Event{ID: "slow", Repository: "r", Action: ActionPush}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := 0
+	done := make(chan struct{})
+	cc, err := Consume(ctx, c, slog.New(slog.DiscardHandler), func(context.Context, Event) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			time.Sleep(time.Second) // more than three ack waits
+			close(done)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Stop()
+	<-done
+	time.Sleep(400 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Fatalf("handler called %d times, want 1 (redelivered while in progress)", calls)
+	}
+}

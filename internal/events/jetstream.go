@@ -202,8 +202,14 @@ func Consume(ctx context.Context, c jetstream.Consumer, log *slog.Logger, h Hand
 		decode = DecodeMessage
 	}
 	backoff := DefaultStreamOptions().Backoff
-	if info := c.CachedInfo(); info != nil && len(info.Config.BackOff) > 0 {
-		backoff = info.Config.BackOff
+	ackWait := DefaultStreamOptions().AckWait
+	if info := c.CachedInfo(); info != nil {
+		if len(info.Config.BackOff) > 0 {
+			backoff = info.Config.BackOff
+		}
+		if info.Config.AckWait > 0 {
+			ackWait = info.Config.AckWait
+		}
 	}
 	return c.Consume(func(msg jetstream.Msg) {
 		evs, err := decode(msg.Subject(), msg.Data())
@@ -213,6 +219,10 @@ func Consume(ctx context.Context, c jetstream.Consumer, log *slog.Logger, h Hand
 			return
 		}
 		go func() {
+			// A reconcile of a large repository may outlast the ack wait; tell the server the
+			// message is still being worked on rather than have it redelivered meanwhile.
+			stop := keepInProgress(msg, ackWait/2)
+			defer stop()
 			for _, ev := range evs {
 				if err := h(ctx, ev); err != nil {
 					delay := backoff[0]
@@ -227,6 +237,24 @@ func Consume(ctx context.Context, c jetstream.Consumer, log *slog.Logger, h Hand
 			_ = msg.Ack()
 		}()
 	})
+}
+
+// keepInProgress extends msg's ack deadline every interval until the returned stop is called.
+func keepInProgress(msg jetstream.Msg, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // Decoder turns a message from the stream into events.
