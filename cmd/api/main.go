@@ -77,6 +77,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	for name, d := range map[string]time.Duration{"cache-time-index": *cacheIndex, "cache-time-search": *cacheSearch,
+		"cache-time-categories": *cacheCategories, "cache-time-catch-all": *cacheCatchAll} {
+		if d < time.Second {
+			return fmt.Errorf("failed to set -%s: must be at least 1s", name)
+		}
+	}
+	if err := service.CheckTLSMinVersion(*tlsMin); err != nil {
+		return fmt.Errorf("failed to set -tls-min-version: %w", err)
+	}
 	for _, secret := range []string{"oci-password", "webhook-token"} {
 		if flagenv.InArgs(args, secret) {
 			log.Warn("secret given as a flag, visible in the process list; prefer " + flagenv.EnvName(secret))

@@ -46,7 +46,7 @@ func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) 
 func Logger(level, logType string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("invalid log level %q", level)
+		return nil, fmt.Errorf("failed to set -log-level: invalid log level %q", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch logType {
@@ -55,7 +55,7 @@ func Logger(level, logType string) (*slog.Logger, error) {
 	case "dev", "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
-	return nil, fmt.Errorf("invalid log type %q", logType)
+	return nil, fmt.Errorf("failed to set -log-type: invalid log type %q", logType)
 }
 
 // InArgs reports whether flag name appears in args (as -name, --name, -name=v or --name=v).

@@ -39,11 +39,10 @@ type Listener struct {
 // UseTLS makes the listener serve HTTPS with the given key pair and minimum version ("1.1",
 // "1.2", "1.3"; empty: 1.2).
 func (l *Listener) UseTLS(certFile, keyFile, minVersion string) error {
-	versions := map[string]uint16{"": tls.VersionTLS12, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
-	v, ok := versions[minVersion]
-	if !ok {
-		return fmt.Errorf("invalid TLS minimum version %q: use 1.1, 1.2 or 1.3", minVersion)
+	if err := CheckTLSMinVersion(minVersion); err != nil {
+		return err
 	}
+	v := tlsVersions[minVersion]
 	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 		return fmt.Errorf("load TLS key pair: %w", err)
 	}
@@ -87,6 +86,16 @@ func HealthHandler(ready func() bool) http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 	return mux
+}
+
+var tlsVersions = map[string]uint16{"": tls.VersionTLS12, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+// CheckTLSMinVersion validates a -tls-min-version value.
+func CheckTLSMinVersion(v string) error {
+	if _, ok := tlsVersions[v]; !ok {
+		return fmt.Errorf("invalid TLS minimum version %q: use 1.1, 1.2 or 1.3", v)
+	}
+	return nil
 }
 
 // Addr is the bound address.
