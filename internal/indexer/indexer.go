@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,8 @@ type Registry interface {
 	Tags(ctx context.Context, repository string) ([]string, error)
 	Resolve(ctx context.Context, repository, tag string) (ocispec.Descriptor, error)
 	FetchManifest(ctx context.Context, repository string, desc ocispec.Descriptor) (ocispec.Manifest, []byte, error)
+	// SignatureOf returns the signature attached to subject as an OCI referrer, or nil.
+	SignatureOf(ctx context.Context, repository string, subject ocispec.Descriptor) (*ocispec.Descriptor, error)
 }
 
 // Blobs downloads a blob to local disk, once per digest, and returns its path.
@@ -219,6 +222,10 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, 
 		return err
 	}
 
+	// A referrer pushed by digest (a signature attached later) names its subject: tags holding
+	// that subject are read again so that the record gains the signature.
+	forced := ix.subjectsOf(ctx, log, repository, hinted)
+
 	next := map[string]store.TagState{}
 	var publish []tagOutcome
 	var failures []error
@@ -229,11 +236,11 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, 
 			continue
 		}
 		prev, known := old[tag]
-		if known && !full && !hinted[tag] {
+		if known && !full && !hinted[tag] && !forced[prev.Digest] {
 			next[tag] = prev
 			continue
 		}
-		out, err := ix.resolveTag(ctx, log, repository, tag, name, version, prev, known)
+		out, err := ix.resolveTag(ctx, log, repository, tag, name, version, prev, known, forced)
 		if err == nil && out.record == nil && out.state.Key != "" && present != nil && !present[out.state.Key] {
 			// Indexed before, but the bucket lost it (a NATS store that was reset): publish again.
 			out.record, err = ix.storedRecord(out.state.Digest, name, version)
@@ -340,6 +347,32 @@ func (ix *Indexer) keysOutside(repository string) (map[string]bool, error) {
 	return keys, nil
 }
 
+// subjectsOf reads the manifests named by "@<digest>" hints and returns the digests they refer
+// to as subjects.
+func (ix *Indexer) subjectsOf(ctx context.Context, log *slog.Logger, repository string, hinted map[string]bool) map[string]bool {
+	subjects := map[string]bool{}
+	for h := range hinted {
+		digest, ok := strings.CutPrefix(h, "@")
+		if !ok {
+			continue
+		}
+		desc, err := ix.cfg.Registry.Resolve(ctx, repository, digest)
+		if err != nil {
+			log.Debug("pushed manifest is gone", "digest", digest, "err", err)
+			continue
+		}
+		m, _, err := ix.cfg.Registry.FetchManifest(ctx, repository, desc)
+		if err != nil {
+			log.Debug("pushed manifest is not an image manifest", "digest", digest, "err", err)
+			continue
+		}
+		if m.Subject != nil {
+			subjects[m.Subject.Digest.String()] = true
+		}
+	}
+	return subjects
+}
+
 // storedRecord is the record parsed earlier from digest for name and version.
 func (ix *Indexer) storedRecord(digest, name, version string) ([]byte, error) {
 	ms, ok, err := ix.cfg.DB.Manifest(digest + " " + index.Key(name, version))
@@ -350,13 +383,13 @@ func (ix *Indexer) storedRecord(digest, name, version string) ([]byte, error) {
 }
 
 // resolveTag resolves one tag and, when its digest is new to this tag, produces its record.
-func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository, tag, name, version string, prev store.TagState, known bool) (tagOutcome, error) {
+func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository, tag, name, version string, prev store.TagState, known bool, forced map[string]bool) (tagOutcome, error) {
 	desc, err := ix.cfg.Registry.Resolve(ctx, repository, tag)
 	if err != nil {
 		return tagOutcome{}, fmt.Errorf("resolve: %w", err)
 	}
 	digest := desc.Digest.String()
-	if known && prev.Digest == digest {
+	if known && prev.Digest == digest && !forced[digest] {
 		return tagOutcome{state: prev}, nil
 	}
 	// The same content under another name or version is a different question (it is rejected
@@ -366,7 +399,7 @@ func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository,
 	if err != nil {
 		return tagOutcome{}, err
 	}
-	if !seen {
+	if !seen || forced[digest] {
 		ms, err = ix.parse(ctx, log, repository, tag, name, version, desc)
 		if err != nil {
 			return tagOutcome{}, err
@@ -401,6 +434,14 @@ func (ix *Indexer) parse(ctx context.Context, log *slog.Logger, repository, tag,
 	zipDesc, sigDesc, err := oci.PickLayers(manifest)
 	if err != nil {
 		return rejected("layers", err.Error())
+	}
+	if sigDesc == nil {
+		// A registry whose referrers listing misbehaves must not keep the package out of the
+		// index: it is indexed unsigned, and a later signature push reads it again.
+		if sigDesc, err = ix.cfg.Registry.SignatureOf(ctx, repository, desc); err != nil {
+			log.Warn("looking for a signature referrer failed; indexing unsigned", "tag", tag, "digest", desc.Digest.String(), "err", err)
+			sigDesc = nil
+		}
 	}
 	path, err := ix.cfg.Blobs.Fetch(ctx, repository, zipDesc)
 	if errors.Is(err, oci.ErrTooLarge) {

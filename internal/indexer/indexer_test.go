@@ -3,6 +3,7 @@ package indexer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -30,10 +31,10 @@ import (
 
 // requestCounter counts the registry's requests by kind and can fail tag listings.
 type requestCounter struct {
-	mu         sync.Mutex
-	counts     map[string]int
-	failTags   atomic.Bool
-	manifestOf map[string]int // GET manifest requests per repository:reference
+	mu       sync.Mutex
+	counts   map[string]int
+	paths    []string // of GET requests for manifests and blobs
+	failTags atomic.Bool
 }
 
 func (c *requestCounter) wrap(next http.Handler) http.Handler {
@@ -41,6 +42,9 @@ func (c *requestCounter) wrap(next http.Handler) http.Handler {
 		kind := classify(r)
 		c.mu.Lock()
 		c.counts[kind]++
+		if kind == "GET manifest" || kind == "GET blob" {
+			c.paths = append(c.paths, r.URL.Path)
+		}
 		c.mu.Unlock()
 		if kind == "tags" && c.failTags.Load() {
 			http.Error(w, "boom", http.StatusInternalServerError)
@@ -70,7 +74,14 @@ func (c *requestCounter) reset() map[string]int {
 	defer c.mu.Unlock()
 	out := c.counts
 	c.counts = map[string]int{}
+	c.paths = nil
 	return out
+}
+
+func (c *requestCounter) getPaths() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.paths...)
 }
 
 type harness struct {
@@ -315,18 +326,34 @@ func TestEventOnLargeRepositoryFetchesOnlyTheNewTag(t *testing.T) {
 	if err := h.ix.Reconcile(ctx, repo); err != nil {
 		t.Fatal(err)
 	}
-	h.push(repo, "2.0.0", packagetest.Build(packagetest.Spec{Name: "big", Version: "2.0.0"}))
+	newZip := packagetest.Build(packagetest.Spec{Name: "big", Version: "2.0.0"})
+	h.push(repo, "2.0.0", newZip)
+	newManifest, err := h.client.Resolve(ctx, repo, "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.counter.reset()
 	ev := events.Event{ID: "x", Repository: repo, Tag: "2.0.0", Action: events.ActionPush}
 	if err := h.ix.HandleEvent(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
+	paths := h.counter.getPaths()
 	got := h.counter.reset()
 	t.Logf("registry requests for one new tag among 200: %v", got)
-	want := map[string]int{"HEAD manifest": 1, "GET manifest": 1, "GET blob": 1}
-	for kind, n := range want {
-		if got[kind] != n {
-			t.Errorf("%s requests = %d, want %d", kind, got[kind], n)
+	if got["HEAD manifest"] != 1 || got["GET blob"] != 1 {
+		t.Errorf("requests %v: want one resolve and one blob download", got)
+	}
+	// Manifest reads: the new manifest, and the signature lookup through the referrers tag
+	// schema (a 404 for sha256-<hex of the new manifest>); nothing of the 200 indexed tags.
+	zipDigest := "sha256:" + fmt.Sprintf("%x", sha256.Sum256(newZip))
+	allowed := map[string]bool{
+		"/v2/" + repo + "/manifests/" + newManifest.Digest.String():         true,
+		"/v2/" + repo + "/manifests/sha256-" + newManifest.Digest.Encoded(): true,
+		"/v2/" + repo + "/blobs/" + zipDigest:                               true,
+	}
+	for _, p := range paths {
+		if !allowed[p] {
+			t.Errorf("unexpected download %s", p)
 		}
 	}
 	if got["tags"] < 1 {
@@ -430,6 +457,56 @@ func TestSyncRepublishesWhatTheBucketLost(t *testing.T) {
 	}
 	if got := h.counter.reset(); got["GET manifest"] != 0 || got["GET blob"] != 0 {
 		t.Fatalf("repair downloaded: %v", got)
+	}
+}
+
+// Signatures attached as OCI referrers are found at first indexing, and a signature attached
+// later is picked up from its push notification, without downloading the zip again.
+func TestSignatureReferrers(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	sig := []byte("-----BEGIN PGP SIGNATURE-----\nsig\n-----END PGP SIGNATURE-----\n")
+
+	early := packagetest.Spec{Name: "signed_early", Version: "1.0.0"}
+	subject, err := h.client.PushPackage(ctx, "packages/signed_early", "1.0.0", packagetest.Build(early), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.PushSignature(ctx, "packages/signed_early", subject, sig); err != nil {
+		t.Fatal(err)
+	}
+	late := packagetest.Spec{Name: "signed_late", Version: "1.0.0"}
+	subject, err = h.client.PushPackage(ctx, "packages/signed_late", "1.0.0", packagetest.Build(late), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	docs := h.bucketDocs()
+	if r := docs["signed_early/1.0.0"]; r == nil || r.Signature == nil || !strings.Contains(string(r.Document), "signature_path") {
+		t.Fatalf("signature referrer pushed before indexing not found: %+v", r)
+	}
+	if r := docs["signed_late/1.0.0"]; r == nil || r.Signature != nil {
+		t.Fatalf("unsigned package indexed with a signature: %+v", r)
+	}
+
+	ref, err := h.client.PushSignature(ctx, "packages/signed_late", subject, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.counter.reset()
+	ev := events.Event{ID: "sig", Repository: "packages/signed_late", Digest: ref.Digest.String(), MediaType: ref.MediaType, Action: events.ActionPush}
+	if err := h.ix.HandleEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.counter.reset(); got["GET blob"] != 0 {
+		t.Fatalf("picking up a signature downloaded blobs: %v", got)
+	}
+	r := h.bucketDocs()["signed_late/1.0.0"]
+	if r == nil || r.Signature == nil || !strings.Contains(string(r.Document), `"signature_path": "/epr/signed_late/signed_late-1.0.0.zip.sig"`) &&
+		!strings.Contains(string(r.Document), `"signature_path":"/epr/signed_late/signed_late-1.0.0.zip.sig"`) {
+		t.Fatalf("signature attached later not picked up: %+v", r)
 	}
 }
 

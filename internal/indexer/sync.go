@@ -12,11 +12,15 @@ import (
 )
 
 // HandleEvent reconciles the repository an event names. An event that names a tag asks only for
-// that tag to be re-resolved (plus any tag not indexed yet); one without a tag — a delete by
-// digest, a referrer push — re-resolves every tag.
+// that tag to be re-resolved (plus any tag not indexed yet); a push by digest re-reads the tags
+// whose manifest it refers to; a delete by digest re-resolves every tag.
 func (ix *Indexer) HandleEvent(ctx context.Context, ev events.Event) error {
 	if ev.Tag != "" && ev.Action == events.ActionPush {
 		return ix.Request(ctx, ev.Repository, ev.Tag)
+	}
+	if ev.Action == events.ActionPush && ev.Digest != "" {
+		// A push by digest changes no tag; it may be a referrer (a signature) of one.
+		return ix.Request(ctx, ev.Repository, "@"+ev.Digest)
 	}
 	if ev.Action == events.ActionDelete && ev.Tag != "" {
 		// A tag delete needs only the listing: the tag is gone or it is not.

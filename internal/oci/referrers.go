@@ -1,0 +1,112 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+)
+
+// maxReferrers bounds how many referrers of one manifest are read: a subject anyone can attach
+// referrers to must not make a listing unbounded.
+const maxReferrers = 1000
+
+// Referrers lists the manifests of repository whose subject is subject, keeping those of
+// artifactType (all when empty). Registries without the OCI 1.1 referrers API are read through
+// the referrers tag schema (the sha256-<hex> index tag), as oras-go does.
+func (c *Client) Referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error) {
+	repo, err := c.repository(ctx, repository)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	err = repo.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
+		out = append(out, page...)
+		if len(out) > maxReferrers {
+			return fmt.Errorf("%w: more than %d referrers", ErrTooLarge, maxReferrers)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oci: referrers of %s@%s: %w", repository, subject.Digest, err)
+	}
+	return out, nil
+}
+
+// SignatureOf returns the detached signature attached to subject as a referrer (artifact type
+// application/pgp-signature): the signature layer of the newest such referrer, or nil when there
+// is none.
+func (c *Client) SignatureOf(ctx context.Context, repository string, subject ocispec.Descriptor) (*ocispec.Descriptor, error) {
+	refs, err := c.Referrers(ctx, repository, subject, MediaTypeSignature)
+	if err != nil || len(refs) == 0 {
+		return nil, err
+	}
+	// Referrer listings have no order; annotations aside, the last listed is as good as any, so
+	// take the one created last when it says so.
+	pick := refs[len(refs)-1]
+	for _, r := range refs {
+		if r.Annotations[ocispec.AnnotationCreated] > pick.Annotations[ocispec.AnnotationCreated] {
+			pick = r
+		}
+	}
+	m, _, err := c.FetchManifest(ctx, repository, pick)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		if l.MediaType == MediaTypeSignature {
+			return &l, nil
+		}
+	}
+	if len(m.Layers) == 1 {
+		return &m.Layers[0], nil
+	}
+	return nil, fmt.Errorf("oci: signature referrer %s@%s has no %s layer", repository, pick.Digest, MediaTypeSignature)
+}
+
+// PushSignature attaches sig to subject as a referrer, the way signing tools do: a manifest with
+// artifact type application/pgp-signature, subject set and the signature as its one layer. For
+// tests and the dev stack.
+func (c *Client) PushSignature(ctx context.Context, repository string, subject ocispec.Descriptor, sig []byte) (ocispec.Descriptor, error) {
+	repo, err := c.repository(ctx, repository)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fail := func(err error) (ocispec.Descriptor, error) {
+		return ocispec.Descriptor{}, fmt.Errorf("oci: push signature of %s@%s: %w", repository, subject.Digest, err)
+	}
+	config := ocispec.DescriptorEmptyJSON
+	sigDesc := content.NewDescriptorFromBytes(MediaTypeSignature, sig)
+	for _, b := range []struct {
+		desc ocispec.Descriptor
+		data []byte
+	}{{config, config.Data}, {sigDesc, sig}} {
+		if err := pushBlob(ctx, repo, b.desc, b.data); err != nil {
+			return fail(err)
+		}
+	}
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	m := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: MediaTypeSignature,
+		Config:       config,
+		Layers:       []ocispec.Descriptor{sigDesc},
+		Subject:      &subj,
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fail(err)
+	}
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
+	// oras-go maintains the referrers tag schema itself when the registry lacks the API.
+	if err := repo.Manifests().Push(ctx, desc, bytes.NewReader(raw)); err != nil {
+		return fail(err)
+	}
+	desc.ArtifactType = MediaTypeSignature
+	return desc, nil
+}
