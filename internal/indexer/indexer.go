@@ -78,6 +78,20 @@ type Indexer struct {
 	mu      sync.Mutex
 	pending map[string]*request // waiting to start, per repository
 	running map[string]bool
+	closed  bool
+	workers sync.WaitGroup
+}
+
+// ErrClosed is returned by requests made after Close.
+var ErrClosed = errors.New("indexer closed")
+
+// Close refuses new requests and waits for the reconciles under way, so the store can be closed
+// after it.
+func (ix *Indexer) Close() {
+	ix.mu.Lock()
+	ix.closed = true
+	ix.mu.Unlock()
+	ix.workers.Wait()
 }
 
 // request gathers everything asked of one repository until a reconcile takes it.
@@ -123,6 +137,10 @@ func (ix *Indexer) request(ctx context.Context, repository string, present map[s
 	}
 	done := make(chan error, 1)
 	ix.mu.Lock()
+	if ix.closed {
+		ix.mu.Unlock()
+		return ErrClosed
+	}
 	req := ix.pending[repository]
 	if req == nil {
 		req = &request{tags: map[string]bool{}}
@@ -140,6 +158,7 @@ func (ix *Indexer) request(ctx context.Context, repository string, present map[s
 	req.waiters = append(req.waiters, done)
 	if !ix.running[repository] {
 		ix.running[repository] = true
+		ix.workers.Add(1)
 		go ix.worker(repository)
 	}
 	ix.mu.Unlock()
@@ -153,6 +172,7 @@ func (ix *Indexer) request(ctx context.Context, repository string, present map[s
 
 // worker runs reconciles for one repository until nothing is pending for it.
 func (ix *Indexer) worker(repository string) {
+	defer ix.workers.Done()
 	for {
 		if ix.cfg.Debounce > 0 {
 			time.Sleep(ix.cfg.Debounce)
@@ -236,7 +256,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, full bool, 
 			continue
 		}
 		prev, known := old[tag]
-		if known && !full && !hinted[tag] && !forced[prev.Digest] {
+		if _, reread := forced[prev.Digest]; known && !full && !hinted[tag] && !reread {
 			next[tag] = prev
 			continue
 		}
@@ -348,9 +368,11 @@ func (ix *Indexer) keysOutside(repository string) (map[string]bool, error) {
 }
 
 // subjectsOf reads the manifests named by "@<digest>" hints and returns the digests they refer
-// to as subjects.
-func (ix *Indexer) subjectsOf(ctx context.Context, log *slog.Logger, repository string, hinted map[string]bool) map[string]bool {
-	subjects := map[string]bool{}
+// to as subjects, each with the signature layer when the referrer is a signature. Using the
+// referrer just pushed, rather than listing referrers again, matters on registries without the
+// referrers API: there the client updates the referrers index after the push that notified us.
+func (ix *Indexer) subjectsOf(ctx context.Context, log *slog.Logger, repository string, hinted map[string]bool) map[string]*ocispec.Descriptor {
+	subjects := map[string]*ocispec.Descriptor{}
 	for h := range hinted {
 		digest, ok := strings.CutPrefix(h, "@")
 		if !ok {
@@ -366,8 +388,15 @@ func (ix *Indexer) subjectsOf(ctx context.Context, log *slog.Logger, repository 
 			log.Debug("pushed manifest is not an image manifest", "digest", digest, "err", err)
 			continue
 		}
-		if m.Subject != nil {
-			subjects[m.Subject.Digest.String()] = true
+		if m.Subject == nil {
+			continue
+		}
+		subject := m.Subject.Digest.String()
+		if _, seen := subjects[subject]; !seen {
+			subjects[subject] = nil
+		}
+		if sig := oci.SignatureLayer(m); sig != nil {
+			subjects[subject] = sig
 		}
 	}
 	return subjects
@@ -383,13 +412,14 @@ func (ix *Indexer) storedRecord(digest, name, version string) ([]byte, error) {
 }
 
 // resolveTag resolves one tag and, when its digest is new to this tag, produces its record.
-func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository, tag, name, version string, prev store.TagState, known bool, forced map[string]bool) (tagOutcome, error) {
+func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository, tag, name, version string, prev store.TagState, known bool, forced map[string]*ocispec.Descriptor) (tagOutcome, error) {
 	desc, err := ix.cfg.Registry.Resolve(ctx, repository, tag)
 	if err != nil {
 		return tagOutcome{}, fmt.Errorf("resolve: %w", err)
 	}
 	digest := desc.Digest.String()
-	if known && prev.Digest == digest && !forced[digest] {
+	knownSig, reread := forced[digest]
+	if known && prev.Digest == digest && !reread {
 		return tagOutcome{state: prev}, nil
 	}
 	// The same content under another name or version is a different question (it is rejected
@@ -399,8 +429,8 @@ func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository,
 	if err != nil {
 		return tagOutcome{}, err
 	}
-	if !seen || forced[digest] {
-		ms, err = ix.parse(ctx, log, repository, tag, name, version, desc)
+	if !seen || reread {
+		ms, err = ix.parse(ctx, log, repository, tag, name, version, desc, knownSig)
 		if err != nil {
 			return tagOutcome{}, err
 		}
@@ -417,7 +447,7 @@ func (ix *Indexer) resolveTag(ctx context.Context, log *slog.Logger, repository,
 
 // parse fetches a manifest and its zip and builds the record. A broken artifact is not an
 // error: it is logged once (a digest is parsed once) and remembered as rejected.
-func (ix *Indexer) parse(ctx context.Context, log *slog.Logger, repository, tag, name, version string, desc ocispec.Descriptor) (store.ManifestState, error) {
+func (ix *Indexer) parse(ctx context.Context, log *slog.Logger, repository, tag, name, version string, desc ocispec.Descriptor, knownSig *ocispec.Descriptor) (store.ManifestState, error) {
 	ix.cfg.Metrics.Downloads.Inc()
 	rejected := func(rule, reason string) (store.ManifestState, error) {
 		ix.cfg.Metrics.Rejected.WithLabelValues(rule).Inc()
@@ -434,6 +464,9 @@ func (ix *Indexer) parse(ctx context.Context, log *slog.Logger, repository, tag,
 	zipDesc, sigDesc, err := oci.PickLayers(manifest)
 	if err != nil {
 		return rejected("layers", err.Error())
+	}
+	if sigDesc == nil {
+		sigDesc = knownSig
 	}
 	if sigDesc == nil {
 		// A registry whose referrers listing misbehaves must not keep the package out of the

@@ -57,15 +57,28 @@ func (c *Client) SignatureOf(ctx context.Context, repository string, subject oci
 	if err != nil {
 		return nil, err
 	}
+	if sig := SignatureLayer(m); sig != nil {
+		return sig, nil
+	}
+	return nil, fmt.Errorf("oci: signature referrer %s@%s has no %s layer", repository, pick.Digest, MediaTypeSignature)
+}
+
+// SignatureLayer is the signature blob of a signature referrer: its application/pgp-signature
+// layer, or its only layer (generic tools such as `oras attach` label files as they like). It is
+// nil for manifests that are not signature referrers.
+func SignatureLayer(m ocispec.Manifest) *ocispec.Descriptor {
+	if m.Subject == nil || m.ArtifactType != MediaTypeSignature && m.Config.MediaType != MediaTypeSignature {
+		return nil
+	}
 	for _, l := range m.Layers {
 		if l.MediaType == MediaTypeSignature {
-			return &l, nil
+			return &l
 		}
 	}
 	if len(m.Layers) == 1 {
-		return &m.Layers[0], nil
+		return &m.Layers[0]
 	}
-	return nil, fmt.Errorf("oci: signature referrer %s@%s has no %s layer", repository, pick.Digest, MediaTypeSignature)
+	return nil
 }
 
 // PushSignature attaches sig to subject as a referrer, the way signing tools do: a manifest with

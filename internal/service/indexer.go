@@ -48,6 +48,7 @@ type Indexer struct {
 	ready  atomic.Bool
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+	ix     atomic.Pointer[indexer.Indexer]
 	// Cache is where zips land; the all-in-one API serves from the same directory.
 	Cache *oci.BlobCache
 }
@@ -94,6 +95,9 @@ func (s *Indexer) Client() *oci.Client { return s.client }
 func (s *Indexer) Close() error {
 	s.cancel()
 	s.done.Wait()
+	if ix := s.ix.Load(); ix != nil {
+		ix.Close()
+	}
 	return s.db.Close()
 }
 
@@ -134,6 +138,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Log:          log,
 		Metrics:      metrics,
 	})
+	s.ix.Store(ix)
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
 	log.Info("indexer consuming events", "registry", s.client.Host(), "repository", s.opts.Repository)
 	for ctx.Err() == nil {
