@@ -115,6 +115,19 @@ func run(args []string) error {
 		apiOpts.Registry = oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure}
 	}
 
+	main, err := service.Listen("api", *address, nil)
+	if err != nil {
+		return err
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		if err := main.UseTLS(*tlsCert, *tlsKey, *tlsMin); err != nil {
+			return err
+		}
+	}
+	metrics, err := service.MetricsListener(*metricsAddress, reg)
+	if err != nil {
+		return err
+	}
 	var server *api.Server
 	if *featureIndexer {
 		if *registry == "" {
@@ -162,19 +175,7 @@ func run(args []string) error {
 		defer a.Close()
 		server = a.Server
 	}
-	main, err := service.Listen("api", *address, server)
-	if err != nil {
-		return err
-	}
-	if *tlsCert != "" || *tlsKey != "" {
-		if err := main.UseTLS(*tlsCert, *tlsKey, *tlsMin); err != nil {
-			return err
-		}
-	}
-	metrics, err := service.MetricsListener(*metricsAddress, reg)
-	if err != nil {
-		return err
-	}
+	main.Handle(server)
 	log.Info("package registry starting", slog.String("version", version), slog.Bool("all_in_one", *featureIndexer),
 		slog.String("registry", *registry), slog.String("repository", *repository))
 	return service.Serve(ctx, log, main, metrics)

@@ -36,6 +36,10 @@ type Listener struct {
 	certFile, keyFile string
 }
 
+// Handle sets the handler; call it before Serve. Binding first and wiring after lets a process
+// fail on a taken address before it starts anything else.
+func (l *Listener) Handle(h http.Handler) { l.srv.Handler = h }
+
 // UseTLS makes the listener serve HTTPS with the given key pair and minimum version ("1.1",
 // "1.2", "1.3"; empty: 1.2).
 func (l *Listener) UseTLS(certFile, keyFile, minVersion string) error {
