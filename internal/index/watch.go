@@ -31,7 +31,12 @@ type Follower struct {
 	OnReject func(key string, err error)
 	// OnReset is called when the replica dropped everything to re-read the bucket.
 	OnReset func()
+	// Reconnects, when set, counts the NATS connection's reconnects. A watch does not survive a
+	// server restart by itself until its heartbeats time out; a new count restarts it at once.
+	Reconnects func() uint64
 }
+
+var errReconnected = errors.New("reconnected to NATS")
 
 const maxBatch = 500
 
@@ -41,6 +46,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		err := f.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errReconnected) {
+			f.Log.Info("resuming the index watch after a NATS reconnect")
+			continue
 		}
 		f.Log.Warn("index watch interrupted; retrying", "err", err)
 		select {
@@ -79,11 +88,24 @@ func (f *Follower) follow(ctx context.Context) error {
 	}
 	defer w.Stop()
 	updates := w.Updates()
+	var reconnects uint64
+	var tick <-chan time.Time
+	if f.Reconnects != nil {
+		reconnects = f.Reconnects()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		var first jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick:
+			if f.Reconnects() != reconnects {
+				return errReconnected
+			}
+			continue
 		case e, ok := <-updates:
 			if !ok {
 				return errors.New("watch closed")

@@ -110,11 +110,12 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		return
 	}
 	f := &index.Follower{
-		Bucket:   index.OpenBucket(js, kv, 0),
-		DB:       a.db,
-		Log:      opts.Log,
-		OnChange: a.Server.Apply,
-		OnReset:  a.Server.Reset,
+		Bucket:     index.OpenBucket(js, kv, 0),
+		DB:         a.db,
+		Log:        opts.Log,
+		OnChange:   a.Server.Apply,
+		OnReset:    a.Server.Reset,
+		Reconnects: func() uint64 { return nc.Stats().Reconnects },
 		OnSynced: func(rev uint64) {
 			a.Server.SetRevision(rev)
 			a.Server.SetReady(true)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,8 +40,9 @@ type stack struct {
 	reg    *devregistry.Registry
 	client *oci.Client
 	all    *AllInOne
-	base   string
-	ctx    context.Context
+	base    string
+	ctx     context.Context
+	dataDir string
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -77,10 +79,11 @@ func startStack(t *testing.T) *stack {
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	log := testLogger(t)
 	cfg := api.DefaultConfig()
+	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
 		API:          APIOptions{Config: cfg, Registry: regCfg},
 		Indexer:      IndexerOptions{Registry: regCfg, Repository: "packages"},
-		DataDir:      t.TempDir(),
+		DataDir:      dataDir,
 		WebhookToken: testToken,
 		Log:          log,
 	})
@@ -97,7 +100,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx}
+	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
 	return s
 }
@@ -287,3 +290,36 @@ type bodyRecorder struct {
 func (r *bodyRecorder) Header() http.Header         { return r.header }
 func (r *bodyRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *bodyRecorder) WriteHeader(code int)        { r.code = code }
+
+// NATS restarts under a running pipeline: the webhook answers 503 meanwhile, the registry
+// retries, and every part reconnects on its own — a package pushed during the outage appears.
+func TestPipelineSurvivesNATSRestart(t *testing.T) {
+	s := startStack(t)
+	ctx := s.ctx
+	first := packagetest.ContentPackage()
+	if _, err := s.client.PushPackage(ctx, "packages/"+first.Name, first.Version, packagetest.Build(first), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("first package", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "")
+		return has(items, first.Name, first.Version)
+	})
+
+	addr := s.all.NATS.Address()
+	s.all.NATS.Shutdown()
+	second := packagetest.InputPackage()
+	if _, err := s.client.PushPackage(ctx, "packages/"+second.Name, second.Version, packagetest.Build(second), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the registry's deliveries fail meanwhile
+	restarted, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(s.dataDir, "nats"), Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.all.NATS = restarted
+	took := s.eventually("package pushed during the outage", 30*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "")
+		return has(items, second.Name, second.Version) && has(items, first.Name, first.Version)
+	})
+	t.Logf("NATS back → package pushed during the outage visible after %v", took)
+}
