@@ -446,3 +446,40 @@ epr_in_flight_requests 0
 		}
 	}
 }
+
+// Spellings of one query share one cached response: the normalised filter is the cache key.
+func TestNormalisedQueriesShareACachedResponse(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig(), false)
+	spellings := [][]string{
+		{"/search?package=acme_logs&prerelease=true", "/search?prerelease=1&package=acme_logs&unknown=x", "/search?prerelease=True&package=acme_logs&package=other"},
+		{"/search?capabilities=apm,observability", "/search?capabilities=observability,apm"},
+		{"/categories?include_policy_templates=true&kibana.version=8.13", "/categories?kibana.version=8.13.0&include_policy_templates=t"},
+	}
+	for _, group := range spellings {
+		var first *cachedResponse
+		for i, target := range group {
+			if w := ts.get(target); w.Code != 200 {
+				t.Fatalf("%s: %d", target, w.Code)
+			}
+			kind := kindSearch
+			if strings.HasPrefix(target, "/categories") {
+				kind = kindCategories
+			}
+			_, raw, _ := strings.Cut(target, "?")
+			resp, ok := ts.Catalog().Snapshot().cache.get(cacheKey{kind, raw})
+			if !ok {
+				t.Fatalf("%s not cached", target)
+			}
+			if i == 0 {
+				first = resp
+			} else if resp != first {
+				t.Errorf("%s computed its own response instead of sharing that of %s", target, group[0])
+			}
+		}
+	}
+	// Different filters do not share.
+	a, b := ts.get("/search?package=acme_logs"), ts.get("/search?package=acme_logs&all=true")
+	if a.Header().Get("Etag") == b.Header().Get("Etag") && a.Body.String() != b.Body.String() {
+		t.Fatal("different queries share an ETag")
+	}
+}

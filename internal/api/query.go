@@ -173,3 +173,32 @@ func parseDiscovery(v string) (DiscoveryFilter, error) {
 	}
 	return DiscoveryFilter{Kind: kind, Values: strings.Split(list, ",")}, nil
 }
+
+// Key is the filter in a canonical form: two queries with the same Key select the same response,
+// however their parameters were ordered, repeated or spelled.
+func (f *Filter) Key() string {
+	var b strings.Builder
+	ver := func(v *semver.Version) string {
+		if v == nil {
+			return "-"
+		}
+		return v.String()
+	}
+	fmt.Fprintf(&b, "k=%s a=%s p=%q t=%q c=%q all=%t pre=%t exp=%t smin=%s smax=%s ipt=%t",
+		ver(f.KibanaVersion), ver(f.AgentVersion), f.Package, f.Type, f.Category, f.All,
+		f.Prerelease, f.Experimental, ver(f.SpecMin), ver(f.SpecMax), f.IncludePolicyTemplates)
+	if f.Capabilities != nil {
+		caps := append([]string(nil), f.Capabilities...)
+		sort.Strings(caps)
+		fmt.Fprintf(&b, " caps=%q", caps)
+	}
+	var disc []string
+	for _, d := range f.Discovery {
+		vals := append([]string(nil), d.Values...)
+		sort.Strings(vals)
+		disc = append(disc, fmt.Sprintf("%s:%q", d.Kind, vals))
+	}
+	sort.Strings(disc)
+	fmt.Fprintf(&b, " disc=%v", disc)
+	return b.String()
+}

@@ -51,6 +51,7 @@ const (
 type responseCache struct {
 	mu    sync.RWMutex
 	m     map[cacheKey]*cachedResponse
+	cost  map[cacheKey]int64
 	bytes int64
 }
 
@@ -62,20 +63,31 @@ func (c *responseCache) get(k cacheKey) (*cachedResponse, bool) {
 }
 
 func (c *responseCache) put(k cacheKey, r *cachedResponse, budget int64) {
-	if budget < 0 || int64(len(r.body)) > budget {
+	c.store(k, r, int64(len(r.body)), budget)
+}
+
+// alias files a response already cached under another key (the normalised query) under k (the
+// query as the client spelled it). It costs the budget only the key, yet still counts, so that
+// endless spellings cannot grow the cache without bound.
+func (c *responseCache) alias(k cacheKey, r *cachedResponse, budget int64) {
+	c.store(k, r, int64(len(k.key))+64, budget)
+}
+
+func (c *responseCache) store(k cacheKey, r *cachedResponse, cost, budget int64) {
+	if budget < 0 || cost > budget {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.bytes+int64(len(r.body)) > budget {
+	if c.m == nil || c.bytes+cost > budget {
 		c.m = map[cacheKey]*cachedResponse{}
+		c.cost = map[cacheKey]int64{}
 		c.bytes = 0
 	}
-	if old, ok := c.m[k]; ok {
-		c.bytes -= int64(len(old.body))
-	}
+	c.bytes -= c.cost[k]
 	c.m[k] = r
-	c.bytes += int64(len(r.body))
+	c.cost[k] = cost
+	c.bytes += cost
 }
 
 // etagMatches implements the weak comparison If-None-Match asks for.

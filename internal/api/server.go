@@ -305,6 +305,12 @@ func (s *Server) handleSearch(c echo.Context, snap *Snapshot) string {
 		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
 		return "/search"
 	}
+	normal := cacheKey{kindSearch, "\x00" + f.Key()}
+	if resp, ok := snap.cache.get(normal); ok {
+		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
+		s.writeJSON(c, resp, s.ccSearch)
+		return "/search"
+	}
 	body, err := searchBody(snap.Search(f))
 	if err != nil {
 		s.log.Error("rendering search results failed", "query", r.URL.RawQuery, "err", err)
@@ -312,7 +318,8 @@ func (s *Server) handleSearch(c echo.Context, snap *Snapshot) string {
 		return "/search"
 	}
 	resp := newCachedResponse(body)
-	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
+	snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
+	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
 	s.writeJSON(c, resp, s.ccSearch)
 	return "/search"
 }
@@ -329,6 +336,12 @@ func (s *Server) handleCategories(c echo.Context, snap *Snapshot) string {
 		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
 		return "/categories"
 	}
+	normal := cacheKey{kindCategories, "\x00" + f.Key()}
+	if resp, ok := snap.cache.get(normal); ok {
+		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
+		s.writeJSON(c, resp, s.ccCats)
+		return "/categories"
+	}
 	body, err := packages.Encode(snap.Categories(f))
 	if err != nil {
 		s.log.Error("rendering categories failed", "query", r.URL.RawQuery, "err", err)
@@ -336,7 +349,8 @@ func (s *Server) handleCategories(c echo.Context, snap *Snapshot) string {
 		return "/categories"
 	}
 	resp := newCachedResponse(body)
-	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
+	snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
+	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
 	s.writeJSON(c, resp, s.ccCats)
 	return "/categories"
 }
