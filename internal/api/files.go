@@ -181,7 +181,9 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 		return label
 	}
 	rel, ok := pathParam(c, "*")
-	if !ok {
+	// One file, one URL: "//" or a leading "/" would name the same entry under another URL (and
+	// another cache entry at every CDN).
+	if !ok || strings.HasPrefix(rel, "/") || strings.Contains(rel, "//") {
 		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
 		return label
 	}
