@@ -36,10 +36,10 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type stack struct {
-	t      *testing.T
-	reg    *devregistry.Registry
-	client *oci.Client
-	all    *AllInOne
+	t       *testing.T
+	reg     *devregistry.Registry
+	client  *oci.Client
+	all     *AllInOne
 	base    string
 	ctx     context.Context
 	dataDir string
