@@ -113,9 +113,11 @@ func follow(t *testing.T, b *Bucket, db *store.DB) (map[string]*Record, []Change
 	ctx, cancel := context.WithCancel(t.Context())
 	var mu sync.Mutex
 	var changes []Change
+	var applied uint64
 	synced := make(chan struct{}, 1)
 	f := &Follower{Bucket: b, DB: db, Log: slog.New(slog.DiscardHandler),
-		OnChange: func(c []Change) { mu.Lock(); changes = append(changes, c...); mu.Unlock() },
+		OnChange:  func(c []Change) { mu.Lock(); changes = append(changes, c...); mu.Unlock() },
+		OnApplied: func(rev uint64) { mu.Lock(); applied = rev; mu.Unlock() },
 		OnSynced: func(uint64) {
 			select {
 			case synced <- struct{}{}:
@@ -131,6 +133,9 @@ func follow(t *testing.T, b *Bucket, db *store.DB) (map[string]*Record, []Change
 	}
 	cancel()
 	<-done
+	if rev, _ := db.KVRevision(); len(changes) > 0 && applied != rev {
+		t.Fatalf("OnApplied reported revision %d, the store holds %d", applied, rev)
+	}
 	got := map[string]*Record{}
 	_ = db.ForEachPackage(func(k string, v []byte) error {
 		r, err := Decode(v)

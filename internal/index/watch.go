@@ -27,6 +27,8 @@ type Follower struct {
 	OnChange func([]Change)
 	// OnSynced is called each time the watch has caught up with the bucket.
 	OnSynced func(revision uint64)
+	// OnApplied is called with the revision of every batch committed to the store.
+	OnApplied func(revision uint64)
 	// OnReject is called for a value that does not decode; it is skipped.
 	OnReject func(key string, err error)
 	// OnReset is called when the replica dropped everything to re-read the bucket.
@@ -190,6 +192,9 @@ func (f *Follower) apply(ctx context.Context, batch []jetstream.KeyValueEntry) e
 	}
 	if err := f.DB.ApplyPackages(storeChanges, last); err != nil {
 		return err
+	}
+	if f.OnApplied != nil {
+		f.OnApplied(last)
 	}
 	if f.OnChange != nil && len(changes) > 0 {
 		f.OnChange(changes)

@@ -12,7 +12,6 @@ type Metrics struct {
 	Published        prometheus.Counter
 	Deleted          prometheus.Counter
 	Downloads        prometheus.Counter
-	Packages         prometheus.Gauge
 }
 
 // NewMetrics registers the indexer's metrics on reg (nil: not registered).
@@ -25,10 +24,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_published_records_total", Help: "Package records put into the index bucket."}),
 		Deleted:          prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_deleted_records_total", Help: "Package records deleted from the index bucket."}),
 		Downloads:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_manifest_parses_total", Help: "Manifest digests fetched and parsed (each digest once)."}),
-		Packages:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_indexer_indexed_packages", Help: "Package versions the indexer has published."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Packages)
+		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads)
 	}
 	return m
 }

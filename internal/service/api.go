@@ -116,6 +116,7 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		OnChange:   a.Server.Apply,
 		OnReset:    a.Server.Reset,
 		Reconnects: func() uint64 { return nc.Stats().Reconnects },
+		OnApplied:  a.Server.SetRevision,
 		OnSynced: func(rev uint64) {
 			a.Server.SetRevision(rev)
 			a.Server.SetReady(true)
