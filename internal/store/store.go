@@ -23,6 +23,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -98,7 +99,7 @@ func (db *DB) ApplyPackages(changes []PackageChange, revision uint64) error {
 // when it must re-read the whole index.
 func (db *DB) ReplacePackages(records map[string][]byte, revision uint64) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketPackages); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := tx.DeleteBucket(bucketPackages); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 		b, err := tx.CreateBucket(bucketPackages)
@@ -204,7 +205,7 @@ func (db *DB) Tags(repository string) (map[string]TagState, error) {
 func (db *DB) SetTags(repository string, tags map[string]TagState) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		repos := tx.Bucket(bucketRepositories)
-		if err := repos.DeleteBucket([]byte(repository)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := repos.DeleteBucket([]byte(repository)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 		if len(tags) == 0 {
