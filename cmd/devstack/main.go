@@ -34,7 +34,7 @@ func run(args []string) error {
 	repository := fs.String("oci-repository", "packages", "base repository of the packages")
 	token := fs.String("webhook-token", "devstack-token", "bearer token between the registry and the webhook route")
 	samples := fs.Bool("samples", true, "push the generated sample packages at start")
-	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	logType := fs.String("log-type", "dev", "ecs (JSON) or dev (text)")
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return err
