@@ -547,18 +547,21 @@ func TestRequestsForOneRepositoryAreCoalesced(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	h.push("packages/burst", "1.0.0", packagetest.Build(packagetest.Spec{Name: "burst", Version: "1.0.0"}))
-	h.ix.cfg.Debounce = 20 * 1e6
+	h.ix.cfg.Debounce = 50 * time.Millisecond
 	h.counter.reset()
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start // all at once, as a burst of notifications arrives
 			if err := h.ix.Request(ctx, "packages/burst", "1.0.0"); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	got := h.counter.reset()
 	if got["tags"] > 2 {
