@@ -293,66 +293,66 @@ func (s *Server) handleHealth(c echo.Context, _ *Snapshot) string {
 	return "/health"
 }
 
+var (
+	searchRoute = queryRoute{
+		label: "/search", kind: kindSearch, parse: ParseSearchQuery,
+		render:  func(snap *Snapshot, f *Filter) ([]byte, error) { return searchBody(snap.Search(f)) },
+		failure: func(err error) string { return "fetching package failed: " + err.Error() },
+	}
+	categoriesRoute = queryRoute{
+		label: "/categories", kind: kindCategories, parse: ParseCategoriesQuery,
+		render:  func(snap *Snapshot, f *Filter) ([]byte, error) { return packages.Encode(snap.Categories(f)) },
+		failure: func(err error) string { return err.Error() },
+	}
+)
+
 func (s *Server) handleSearch(c echo.Context, snap *Snapshot) string {
-	r := c.Request()
-	key := cacheKey{kindSearch, r.URL.RawQuery}
-	if resp, ok := snap.cache.get(key); ok {
-		s.writeJSON(c, resp, s.ccSearch)
-		return "/search"
-	}
-	f, err := ParseSearchQuery(r.URL.Query(), s.cfg.AllowUnknownQueryParameters)
-	if err != nil {
-		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
-		return "/search"
-	}
-	normal := cacheKey{kindSearch, "\x00" + f.Key()}
-	if resp, ok := snap.cache.get(normal); ok {
-		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-		s.writeJSON(c, resp, s.ccSearch)
-		return "/search"
-	}
-	body, err := searchBody(snap.Search(f))
-	if err != nil {
-		s.log.Error("rendering search results failed", "query", r.URL.RawQuery, "err", err)
-		s.writeError(c, http.StatusNotFound, "fetching package failed: "+err.Error(), ccNoStore)
-		return "/search"
-	}
-	resp := newCachedResponse(body)
-	snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
-	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-	s.writeJSON(c, resp, s.ccSearch)
-	return "/search"
+	return s.serveQuery(c, snap, &searchRoute, s.ccSearch)
 }
 
 func (s *Server) handleCategories(c echo.Context, snap *Snapshot) string {
+	return s.serveQuery(c, snap, &categoriesRoute, s.ccCats)
+}
+
+// queryRoute is what differs between /search and /categories.
+type queryRoute struct {
+	label   string
+	kind    byte
+	parse   func(url.Values, bool) (*Filter, error)
+	render  func(*Snapshot, *Filter) ([]byte, error)
+	failure func(error) string // the 404 body of a backend failure (epr-api.md §6)
+}
+
+// serveQuery answers a query route from the snapshot's response cache: first under the query as
+// spelled, then under the normalised filter (aliasing the spelling to it), and renders only when
+// neither is cached.
+func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []string) string {
 	r := c.Request()
-	key := cacheKey{kindCategories, r.URL.RawQuery}
+	key := cacheKey{q.kind, r.URL.RawQuery}
 	if resp, ok := snap.cache.get(key); ok {
-		s.writeJSON(c, resp, s.ccCats)
-		return "/categories"
+		s.writeJSON(c, resp, cc)
+		return q.label
 	}
-	f, err := ParseCategoriesQuery(r.URL.Query(), s.cfg.AllowUnknownQueryParameters)
+	f, err := q.parse(r.URL.Query(), s.cfg.AllowUnknownQueryParameters)
 	if err != nil {
 		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
-		return "/categories"
+		return q.label
 	}
-	normal := cacheKey{kindCategories, "\x00" + f.Key()}
-	if resp, ok := snap.cache.get(normal); ok {
-		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-		s.writeJSON(c, resp, s.ccCats)
-		return "/categories"
+	normal := cacheKey{q.kind, "\x00" + f.Key()}
+	resp, ok := snap.cache.get(normal)
+	if !ok {
+		body, err := q.render(snap, f)
+		if err != nil {
+			s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
+			s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
+			return q.label
+		}
+		resp = newCachedResponse(body)
+		snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
 	}
-	body, err := packages.Encode(snap.Categories(f))
-	if err != nil {
-		s.log.Error("rendering categories failed", "query", r.URL.RawQuery, "err", err)
-		s.writeError(c, http.StatusNotFound, err.Error(), ccNoStore)
-		return "/categories"
-	}
-	resp := newCachedResponse(body)
-	snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
 	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-	s.writeJSON(c, resp, s.ccCats)
-	return "/categories"
+	s.writeJSON(c, resp, cc)
+	return q.label
 }
 
 func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
