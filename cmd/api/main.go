@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -26,13 +25,7 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "package-registry:", err)
-		os.Exit(1)
-	}
+	flagenv.Exit("package-registry", run(os.Args[1:]))
 }
 
 func run(args []string) error {

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,13 +19,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "indexer:", err)
-		os.Exit(1)
-	}
+	flagenv.Exit("indexer", run(os.Args[1:]))
 }
 
 func run(args []string) error {

@@ -3,6 +3,7 @@
 package flagenv
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -81,4 +82,14 @@ func List(s string) []string {
 		}
 	}
 	return out
+}
+
+// Exit ends a command after run returned err: quietly for -h (the usage was printed), with
+// "<prog>: <err>" and status 1 for any other error.
+func Exit(prog string, err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
+	os.Exit(1)
 }
