@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestSubjectRoundTrip(t *testing.T) {
@@ -62,19 +63,26 @@ func startServer(t *testing.T, dir, addr string) *Embedded {
 	return srv
 }
 
-func TestPublishDeduplicatesAndConsumes(t *testing.T) {
-	ctx := t.Context()
+// streamFixture is an embedded server with the event stream, and a connection to it.
+func streamFixture(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
 	srv := startServer(t, t.TempDir(), "")
-	defer srv.Shutdown()
+	t.Cleanup(srv.Shutdown)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js := mustJS(t, nc)
-	if _, err := EnsureStream(ctx, js, StreamOptions{}); err != nil {
+	if _, err := EnsureStream(t.Context(), js, StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return nc, js
+}
+
+func TestPublishDeduplicatesAndConsumes(t *testing.T) {
+	ctx := t.Context()
+	nc, js := streamFixture(t)
 	pub, err := NewPublisher(nc, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -193,17 +201,7 @@ func TestPublishFailsFastWhileDisconnected(t *testing.T) {
 // A handler that outlasts the ack wait is not redelivered while it works.
 func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	ctx := t.Context()
-	srv := startServer(t, t.TempDir(), "")
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js := mustJS(t, nc)
-	if _, err := EnsureStream(ctx, js, StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	nc, js := streamFixture(t)
 	c, err := EnsureConsumer(ctx, js, StreamOptions{AckWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
