@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 const token = "three-process-token"
@@ -37,16 +37,6 @@ func buildBinaries(t *testing.T, dir string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // process starts a binary with EPR_* environment, logging to a file shown on failure.
@@ -82,18 +72,6 @@ func process(t *testing.T, bin, name string, env map[string]string) {
 			t.Logf("--- %s log:\n%s", name, b)
 		}
 	})
-}
-
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 func ready(addr string) func() bool {
@@ -143,7 +121,7 @@ func TestThreeProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nats.Shutdown()
-	webhookAddr, indexerAddr, apiAddr, api2Addr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	webhookAddr, indexerAddr, apiAddr, api2Addr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
 
 	ctx := context.Background()
 	reg, err := devregistry.Start(ctx, devregistry.Options{Notifications: []devregistry.Notification{{
@@ -168,7 +146,7 @@ func TestThreeProcesses(t *testing.T) {
 		"EPR_ADDRESS": apiAddr, "EPR_NATS_URL": nats.ClientURL(), "EPR_OCI_REGISTRY": registry,
 		"EPR_DATA_DIR": t.TempDir(), "EPR_LOG_LEVEL": "debug"})
 	for name, addr := range map[string]string{"webhook": webhookAddr, "indexer": indexerAddr, "api": apiAddr} {
-		waitFor(t, name+" ready", 30*time.Second, ready(addr))
+		testkit.Eventually(t, 30*time.Second, name+" ready", ready(addr))
 	}
 
 	client, err := oci.New(oci.Config{Registry: registry})
@@ -184,7 +162,7 @@ func TestThreeProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "pushed packages served", 20*time.Second, func() bool {
+	testkit.Eventually(t, 20*time.Second, "pushed packages served", func() bool {
 		_, items := searchBody(t, apiAddr)
 		return len(items) == len(specs)
 	})
@@ -200,7 +178,7 @@ func TestThreeProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := moved.Name + "@" + moved.Version
-	waitFor(t, "moved tag's new document", 20*time.Second, func() bool {
+	testkit.Eventually(t, 20*time.Second, "moved tag's new document", func() bool {
 		_, items := searchBody(t, apiAddr)
 		return versions(items)[key] == moved.Description && len(items) == len(specs)
 	})
@@ -210,7 +188,7 @@ func TestThreeProcesses(t *testing.T) {
 	if err := client.DeleteTag(ctx, "packages/"+gone.Name, gone.Version); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "deleted tag gone", 20*time.Second, func() bool {
+	testkit.Eventually(t, 20*time.Second, "deleted tag gone", func() bool {
 		_, items := searchBody(t, apiAddr)
 		_, still := versions(items)[gone.Name+"@"+gone.Version]
 		return !still && len(items) == len(specs)-1
@@ -220,7 +198,7 @@ func TestThreeProcesses(t *testing.T) {
 	want, _ := searchBody(t, apiAddr)
 	process(t, filepath.Join(bin, "api"), "api2", map[string]string{
 		"EPR_ADDRESS": api2Addr, "EPR_NATS_URL": nats.ClientURL(), "EPR_OCI_REGISTRY": registry, "EPR_DATA_DIR": t.TempDir()})
-	waitFor(t, "second api serves the same /search bytes", 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, "second api serves the same /search bytes", func() bool {
 		got, _ := searchBody(t, api2Addr)
 		return bytes.Equal(got, want)
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 const testToken = "e2e-secret-token"
@@ -107,14 +108,7 @@ func startStack(t *testing.T) *stack {
 
 func (s *stack) eventually(what string, within time.Duration, cond func() bool) time.Duration {
 	s.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			s.t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
+	return testkit.Eventually(s.t, within, what, cond)
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 // The indexer outlives the loss of its stream and consumer (a NATS store reset): it sets them up
@@ -44,13 +45,13 @@ func TestIndexerRecoversFromLostStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	waitUntil(t, "indexer ready", func() bool { return ix.Ready() })
+	testkit.Eventually(t, 15*time.Second, "indexer ready", func() bool { return ix.Ready() })
 
 	js, _ := jetstream.New(nc)
 	if err := js.DeleteStream(ctx, events.StreamName); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "stream and consumer set up again", func() bool {
+	testkit.Eventually(t, 15*time.Second, "stream and consumer set up again", func() bool {
 		_, err := js.Consumer(ctx, events.StreamName, events.ConsumerName)
 		return err == nil && ix.Ready()
 	})
@@ -69,19 +70,8 @@ func TestIndexerRecoversFromLostStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "event after the reset indexed", func() bool {
+	testkit.Eventually(t, 15*time.Second, "event after the reset indexed", func() bool {
 		_, err := kv.Get(ctx, spec.Name+"/"+spec.Version)
 		return err == nil
 	})
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

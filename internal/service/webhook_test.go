@@ -5,18 +5,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
@@ -41,48 +40,6 @@ func httpDo(t *testing.T, method, url string, header http.Header, body []byte) (
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond; the short sleep only paces the polling, it asserts nothing.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
-
-// freeAddress picks a port for a server that starts later.
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func startEmbeddedNATS(t *testing.T, dir, addr string) *events.Embedded {
 	t.Helper()
 	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: dir, Address: addr})
@@ -98,7 +55,7 @@ type webhookProcess struct {
 	w        *Webhook
 	base     string
 	metrics  string
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	cancel   context.CancelFunc
 	served   chan error
 	natsAddr string
@@ -106,7 +63,7 @@ type webhookProcess struct {
 
 func startWebhookProcess(t *testing.T, natsAddr string) *webhookProcess {
 	t.Helper()
-	p := &webhookProcess{logs: &syncBuffer{}, served: make(chan error, 1), natsAddr: natsAddr}
+	p := &webhookProcess{logs: &testkit.SyncBuffer{}, served: make(chan error, 1), natsAddr: natsAddr}
 	log := slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	nc, err := events.Connect("nats://"+natsAddr, "epr-webhook", log)
 	if err != nil {
@@ -159,7 +116,7 @@ var hookHeader = http.Header{"Content-Type": {webhook.DistributionMediaType}, "A
 // The receiver starts before NATS does: it is live at once, ready only once NATS is up and the
 // stream exists, keeps its metrics off the webhook listener, and shuts down cleanly.
 func TestWebhookLifecycle(t *testing.T) {
-	p := startWebhookProcess(t, freeAddress(t))
+	p := startWebhookProcess(t, testkit.FreeAddr(t))
 	push := pushNotification(t)
 
 	if code, body := httpDo(t, http.MethodGet, p.base+"/health", nil, nil); code != http.StatusOK || body != "" {
@@ -174,7 +131,7 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	nats := startEmbeddedNATS(t, t.TempDir(), p.natsAddr)
 	defer nats.Shutdown()
-	waitFor(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
+	testkit.Eventually(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
 	if !p.w.Ready() {
 		t.Error("Ready() is false while /health?ready=true answers 200")
 	}
@@ -223,19 +180,19 @@ func TestWebhookLifecycle(t *testing.T) {
 // A NATS that comes back on an empty store has lost the stream: the receiver notices on
 // reconnect, well before its periodic check, and sets the stream up again.
 func TestWebhookRecreatesStreamAfterRestart(t *testing.T) {
-	addr := freeAddress(t)
+	addr := testkit.FreeAddr(t)
 	nats := startEmbeddedNATS(t, t.TempDir(), addr)
 	defer func() { nats.Shutdown() }()
 	p := startWebhookProcess(t, addr)
 	if p.w.checkEvery < 10*time.Second {
 		t.Fatalf("periodic check every %v; this test needs it slower than the reconnect", p.w.checkEvery)
 	}
-	waitFor(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
+	testkit.Eventually(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
 
 	nats.Shutdown()
-	waitFor(t, 10*time.Second, "readiness to drop while NATS is down", func() bool { return !p.ready(t) })
+	testkit.Eventually(t, 10*time.Second, "readiness to drop while NATS is down", func() bool { return !p.ready(t) })
 	nats = startEmbeddedNATS(t, t.TempDir(), addr)
-	waitFor(t, 10*time.Second, "readiness after the restart", func() bool { return p.ready(t) })
+	testkit.Eventually(t, 10*time.Second, "readiness after the restart", func() bool { return p.ready(t) })
 	if code, body := httpDo(t, http.MethodPost, p.base+webhook.DistributionPath, hookHeader, pushNotification(t)); code != http.StatusOK {
 		t.Fatalf("webhook after the restart: %d %q, want 200", code, body)
 	}
@@ -254,7 +211,7 @@ func TestWebhookRecreatesDeletedStream(t *testing.T) {
 	nats := startEmbeddedNATS(t, t.TempDir(), "")
 	defer nats.Shutdown()
 	p := startWebhookProcess(t, nats.Address())
-	waitFor(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
+	testkit.Eventually(t, 15*time.Second, "readiness", func() bool { return p.ready(t) })
 
 	admin, err := events.Connect(nats.ClientURL(), "admin", slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -268,7 +225,7 @@ func TestWebhookRecreatesDeletedStream(t *testing.T) {
 	if err := js.DeleteStream(t.Context(), events.StreamName); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "the stream to be set up again", func() bool {
+	testkit.Eventually(t, 15*time.Second, "the stream to be set up again", func() bool {
 		_, err := js.Stream(t.Context(), events.StreamName)
 		return err == nil && p.ready(t)
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
@@ -47,12 +48,12 @@ type handlerRig struct {
 	pub  *countingPublisher
 	echo *echo.Echo
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *testkit.SyncBuffer
 }
 
 func newHandlerRig(t *testing.T) *handlerRig {
 	t.Helper()
-	r := &handlerRig{nats: newNATSStack(t), echo: echo.New(), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	r := &handlerRig{nats: newNATSStack(t), echo: echo.New(), reg: prometheus.NewRegistry(), logs: &testkit.SyncBuffer{}}
 	r.pub = &countingPublisher{next: r.nats.pub}
 	metrics, err := webhook.NewMetrics(r.reg)
 	if err != nil {

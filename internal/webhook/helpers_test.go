@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
@@ -69,7 +70,7 @@ func (s *natsStack) stop(t *testing.T) string {
 	addr := s.srv.Address()
 	s.srv.Shutdown()
 	s.srv = nil
-	waitFor(t, 10*time.Second, "client to notice NATS is down", func() bool { return !s.nc.IsConnected() })
+	testkit.Eventually(t, 10*time.Second, "client to notice NATS is down", func() bool { return !s.nc.IsConnected() })
 	return addr
 }
 
@@ -78,7 +79,7 @@ func (s *natsStack) stop(t *testing.T) string {
 func (s *natsStack) restart(t *testing.T, addr string) {
 	t.Helper()
 	s.srv = startNATS(t, s.dir, addr)
-	waitFor(t, 10*time.Second, "client to reconnect", s.nc.IsConnected)
+	testkit.Eventually(t, 10*time.Second, "client to reconnect", s.nc.IsConnected)
 }
 
 // stored is one message of the event stream.
@@ -127,18 +128,6 @@ func streamLen(ctx context.Context, js jetstream.JetStream) int {
 		return -1
 	}
 	return int(info.State.Msgs)
-}
-
-// waitFor polls cond; the short sleep only paces the polling, it asserts nothing.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // countingPublisher passes events to the real publisher and counts what it acknowledged.
@@ -199,25 +188,6 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// syncBuffer collects log output written from handler goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }
 
 func debugLogger(w io.Writer) *slog.Logger {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oci-epr/package-registry/internal/devregistry"
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
@@ -39,14 +40,14 @@ type pipeline struct {
 	nats     *natsStack
 	pub      *countingPublisher
 	statuses *statusCounter
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	registry *devregistry.Registry
 	repo     *remote.Repository
 }
 
 func newPipeline(t *testing.T) *pipeline {
 	t.Helper()
-	p := &pipeline{nats: newNATSStack(t), statuses: &statusCounter{}, logs: &syncBuffer{}}
+	p := &pipeline{nats: newNATSStack(t), statuses: &statusCounter{}, logs: &testkit.SyncBuffer{}}
 	p.pub = &countingPublisher{next: p.nats.pub}
 	e := echo.New()
 	if err := webhook.Register(e, webhook.Config{Publisher: p.pub, Token: testToken, Logger: debugLogger(p.logs)}); err != nil {
@@ -168,7 +169,7 @@ func consume(t *testing.T, ctx context.Context, js jetstream.JetStream) (jetstre
 // waitAcked waits until the consumer handled n events and acknowledged every message.
 func waitAcked(t *testing.T, ctx context.Context, c jetstream.Consumer, handled func() []events.Event, n int) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "the consumer to ack every event", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the consumer to ack every event", func() bool {
 		info, err := c.Info(ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && len(handled()) >= n
 	})
@@ -234,7 +235,7 @@ func TestDistributionToStream(t *testing.T) {
 		// Distribution follows a delete by digest with one tag delete per tag that pointed at it.
 		{Format: events.FormatDistribution, Registry: host, Repository: pkgRepository, Tag: "1.0.0", Action: events.ActionDelete},
 	}
-	waitFor(t, 20*time.Second, "the registry's notifications to reach the stream", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the registry's notifications to reach the stream", func() bool {
 		return streamLen(ctx, p.nats.js) >= len(want)
 	})
 	waitAcked(t, ctx, c, handled, len(want))
@@ -267,7 +268,7 @@ func TestDistributionRetriesWhileNATSIsDown(t *testing.T) {
 	}
 	// Threshold 3 immediate attempts, then one per Backoff: more than 3 means the registry is in
 	// its backoff and keeps the event queued.
-	waitFor(t, 20*time.Second, "the registry to retry after 503s", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the registry to retry after 503s", func() bool {
 		return p.statuses.get(http.StatusServiceUnavailable) > 3
 	})
 	if _, published := p.pub.counts(); published != 0 {
@@ -281,7 +282,7 @@ func TestDistributionRetriesWhileNATSIsDown(t *testing.T) {
 		{Format: events.FormatDistribution, Registry: host, Repository: pkgRepository, Tag: "1.0.0", Digest: digest, MediaType: ociManifestType, Action: events.ActionPush},
 		{Format: events.FormatDistribution, Registry: host, Repository: pkgRepository, Tag: "latest", Digest: digest, MediaType: ociManifestType, Action: events.ActionPush},
 	}
-	waitFor(t, 20*time.Second, "the registry's retries to reach the stream", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the registry's retries to reach the stream", func() bool {
 		return streamLen(ctx, p.nats.js) >= len(want)
 	})
 	waitAcked(t, ctx, c, handled, len(want))

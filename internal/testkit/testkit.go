@@ -1,0 +1,56 @@
+// Package testkit owns the small helpers the tests of several packages share: polling for a
+// condition, picking a free port, collecting logs written from other goroutines. Only tests
+// import it.
+package testkit
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Eventually polls cond until it holds and returns how long that took, failing the test after
+// within. The short sleep only paces the polling; it asserts nothing.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago, for a server that
+// must be started later at a known address.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// SyncBuffer collects output written from several goroutines, such as a logger's.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
