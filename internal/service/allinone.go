@@ -68,7 +68,8 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 		return nil, err
 	}
 	opts.API.DataDir = filepath.Join(opts.DataDir, "api")
-	opts.API.Cache = a.Indexer.Cache
+	blobs := a.Indexer.Blobs()
+	opts.API.Blobs = &blobs
 	opts.API.Log = opts.Log
 	if a.API, err = StartAPI(ctx, a.Conn, opts.API); err != nil {
 		return nil, err

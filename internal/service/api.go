@@ -17,6 +17,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/api"
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/indexer"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
@@ -30,9 +31,9 @@ type APIOptions struct {
 	// packages fail (mock packages still work).
 	Registry    oci.Config
 	MaxZipBytes int64
-	// Cache, when set, is shared with an indexer in the same process, so a zip it downloaded to
-	// parse is served without a second download.
-	Cache    *oci.BlobCache
+	// Blobs, when set, replaces Registry: the indexer's in the same process, so a zip it
+	// downloaded to parse is served without a second download or a second registry client.
+	Blobs    *indexer.CacheBlobs
 	Replicas int
 	Log      *slog.Logger
 	Metrics  prometheus.Registerer
@@ -55,21 +56,22 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	var blobs api.Blobs
-	if opts.Registry.Registry != "" {
+	switch {
+	case opts.Blobs != nil:
+		blobs = RegistryBlobs{*opts.Blobs}
+	case opts.Registry.Registry != "":
 		client, err := oci.New(opts.Registry)
 		if err != nil {
 			return nil, err
 		}
-		cache := opts.Cache
-		if cache == nil {
-			if opts.MaxZipBytes <= 0 {
-				opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
-			}
-			if cache, err = oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes); err != nil {
-				return nil, err
-			}
+		if opts.MaxZipBytes <= 0 {
+			opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
 		}
-		blobs = RegistryBlobs{Cache: cache, Fetcher: client}
+		cache, err := oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes)
+		if err != nil {
+			return nil, err
+		}
+		blobs = RegistryBlobs{indexer.CacheBlobs{Cache: cache, Fetcher: client}}
 	}
 	db, err := store.Open(filepath.Join(opts.DataDir, "api.db"))
 	if err != nil {
@@ -134,8 +136,7 @@ func (a *API) Close() error {
 
 // RegistryBlobs serves blobs from the on-disk cache, downloading them by digest on first use.
 type RegistryBlobs struct {
-	Cache   *oci.BlobCache
-	Fetcher oci.BlobFetcher
+	indexer.CacheBlobs
 }
 
 // Open implements api.Blobs.
@@ -157,7 +158,7 @@ func (b RegistryBlobs) OpenCached(ctx context.Context, repository string, blob i
 		}
 	}
 	desc := ocispec.Descriptor{MediaType: blob.MediaType, Digest: d, Size: blob.Size}
-	if _, err := b.Cache.Fetch(ctx, b.Fetcher, repository, desc); err != nil {
+	if _, err := b.Fetch(ctx, repository, desc); err != nil {
 		return nil, false, err
 	}
 	f, err := b.Cache.Open(d)

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +47,8 @@ type stack struct {
 	base    string
 	ctx     context.Context
 	dataDir string
+	// blobGets counts GET requests the registry served per blob path.
+	blobGets *sync.Map
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -64,7 +69,17 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := devregistry.Start(ctx, devregistry.Options{Notifications: []devregistry.Notification{{
+	blobGets := &sync.Map{}
+	countBlobs := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+				n, _ := blobGets.LoadOrStore(r.URL.Path, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg, err := devregistry.Start(ctx, devregistry.Options{Handler: countBlobs, Notifications: []devregistry.Notification{{
 		URL:       "http://" + ln.Addr() + "/webhooks/distribution",
 		Headers:   http.Header{"Authorization": {"Bearer " + testToken}},
 		Timeout:   5 * time.Second,
@@ -101,7 +116,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir}
+	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
 	return s
 }
@@ -189,6 +204,11 @@ func TestAllInOneEndToEnd(t *testing.T) {
 	}
 	if resp.Header.Get("Content-Length") != fmt.Sprint(len(zip)) {
 		t.Fatalf("zip Content-Length = %q", resp.Header.Get("Content-Length"))
+	}
+	// All-in-one: the zip the indexer fetched to parse is served from the same cache.
+	zipPath := "/v2/packages/" + integration.Name + "/blobs/sha256:" + fmt.Sprintf("%x", sha256.Sum256(zip))
+	if n, ok := s.blobGets.Load(zipPath); !ok || n.(*atomic.Int64).Load() != 1 {
+		t.Fatalf("zip fetched from the registry %v times, want once (by the indexer)", n)
 	}
 	resp, body = get(t, zipURL+".sig")
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, sig) {

@@ -44,13 +44,11 @@ type Indexer struct {
 	opts   IndexerOptions
 	db     *store.DB
 	client *oci.Client
-	cache  *oci.BlobCache
+	blobs  indexer.CacheBlobs
 	ready  atomic.Bool
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	ix     atomic.Pointer[indexer.Indexer]
-	// Cache is where zips land; the all-in-one API serves from the same directory.
-	Cache *oci.BlobCache
 }
 
 // BlobDir is the blob cache directory under a data directory.
@@ -79,7 +77,7 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Indexer{opts: opts, db: db, client: client, cache: cache, Cache: cache, cancel: cancel}
+	s := &Indexer{opts: opts, db: db, client: client, blobs: indexer.CacheBlobs{Cache: cache, Fetcher: client}, cancel: cancel}
 	metrics := indexer.NewMetrics(opts.Metrics)
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
@@ -88,8 +86,9 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 // Ready reports whether events are being consumed.
 func (s *Indexer) Ready() bool { return s.ready.Load() }
 
-// Client is the registry client, for the API's blob downloads in all-in-one mode.
-func (s *Indexer) Client() *oci.Client { return s.client }
+// Blobs is where the indexer downloads zips; an API in the same process serves from it, so a zip
+// fetched to be parsed is not fetched again to be served.
+func (s *Indexer) Blobs() indexer.CacheBlobs { return s.blobs }
 
 // Close stops consuming and resyncing and closes the store.
 func (s *Indexer) Close() error {
@@ -127,7 +126,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	ix := indexer.New(indexer.Config{
 		Layout:       indexer.Layout{Base: s.opts.Repository},
 		Registry:     s.client,
-		Blobs:        indexer.CacheBlobs{Cache: s.cache, Fetcher: s.client},
+		Blobs:        s.blobs,
 		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
 		DB:           s.db,
 		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
