@@ -17,8 +17,8 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
-	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -57,7 +57,8 @@ func run(args []string) error {
 	maxZip := fs.Int64("max-zip-bytes", 512<<20, "largest package zip read or served")
 	replicas := fs.Int("nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
 	resync := fs.Duration("resync-interval", 10*time.Minute, "all-in-one: full resync period (0 disables)")
-	webhookToken := fs.String("webhook-token", "", "all-in-one: bearer token the webhook routes require (prefer EPR_WEBHOOK_TOKEN)")
+	var webhookOpts service.WebhookOptions
+	webhookOpts.RegisterFlags(fs) // all-in-one: the webhook routes, configured as cmd/webhook's
 	embeddedNATS := fs.String("embedded-nats-address", "127.0.0.1:-1", "all-in-one: listen address of the embedded NATS server (port -1: random)")
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return err
@@ -76,7 +77,7 @@ func run(args []string) error {
 			return fmt.Errorf("failed to set -%s: must be at least 1s", name)
 		}
 	}
-	if err := service.CheckTLSMinVersion(*tlsMin); err != nil {
+	if err := process.CheckTLSMinVersion(*tlsMin); err != nil {
 		return fmt.Errorf("failed to set -tls-min-version: %w", err)
 	}
 	for _, secret := range []string{"oci-password", "webhook-token"} {
@@ -93,7 +94,8 @@ func run(args []string) error {
 	cfg.AllowUnknownQueryParameters = *allowUnknown
 	cfg.CacheTimeIndex, cfg.CacheTimeSearch = *cacheIndex, *cacheSearch
 	cfg.CacheTimeCategories, cfg.CacheTimeCatchAll = *cacheCategories, *cacheCatchAll
-	reg := service.NewRegistry()
+	reg := process.NewMetricsRegistry()
+	webhookOpts.Metrics = reg
 	stream := events.DefaultStreamOptions()
 	stream.Replicas = *replicas
 	apiOpts := service.APIOptions{
@@ -108,7 +110,7 @@ func run(args []string) error {
 		apiOpts.Registry = oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure}
 	}
 
-	main, err := service.Listen("api", *address, nil)
+	main, err := process.Listen("api", *address, nil)
 	if err != nil {
 		return err
 	}
@@ -117,7 +119,8 @@ func run(args []string) error {
 			return err
 		}
 	}
-	metrics, err := service.MetricsListener(*metricsAddress, reg)
+	main.SetTimeouts(process.APITimeouts())
+	metrics, err := process.MetricsListener(*metricsAddress, reg)
 	if err != nil {
 		return err
 	}
@@ -125,10 +128,6 @@ func run(args []string) error {
 	if *featureIndexer {
 		if *registry == "" {
 			return fmt.Errorf("-feature-oci-indexer needs -oci-registry")
-		}
-		whMetrics, err := webhook.NewMetrics(reg)
-		if err != nil {
-			return err
 		}
 		all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
 			API: apiOpts,
@@ -139,9 +138,8 @@ func run(args []string) error {
 			DataDir:             *dataDir,
 			NATSURL:             *natsURL,
 			EmbeddedNATSAddress: *embeddedNATS,
-			WebhookToken:        *webhookToken,
+			Webhook:             webhookOpts,
 			Log:                 log,
-			WebhookMetrics:      whMetrics,
 		})
 		if err != nil {
 			return err
@@ -171,5 +169,5 @@ func run(args []string) error {
 	main.Handle(server)
 	log.Info("package registry starting", slog.String("version", version), slog.Bool("all_in_one", *featureIndexer),
 		slog.String("registry", *registry), slog.String("repository", *repository))
-	return service.Serve(ctx, log, main, metrics)
+	return process.Serve(ctx, log, main, metrics)
 }

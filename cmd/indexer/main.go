@@ -15,6 +15,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
@@ -61,7 +62,7 @@ func run(args []string) error {
 		return err
 	}
 	defer nc.Close()
-	reg := service.NewRegistry()
+	reg := process.NewMetricsRegistry()
 	stream := events.DefaultStreamOptions()
 	stream.Replicas = *replicas
 	ix, err := service.StartIndexer(ctx, nc, service.IndexerOptions{
@@ -80,13 +81,13 @@ func run(args []string) error {
 		return err
 	}
 	defer ix.Close()
-	health, err := service.Listen("health", *address, service.HealthHandler(func() bool { return nc.IsConnected() && ix.Ready() }))
+	health, err := process.Listen("health", *address, process.HealthHandler(func() bool { return nc.IsConnected() && ix.Ready() }))
 	if err != nil {
 		return err
 	}
-	metrics, err := service.MetricsListener(*metricsAddress, reg)
+	metrics, err := process.MetricsListener(*metricsAddress, reg)
 	if err != nil {
 		return err
 	}
-	return service.Serve(ctx, log, health, metrics)
+	return process.Serve(ctx, log, health, metrics)
 }

@@ -10,12 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
-	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
 func main() {
@@ -42,9 +41,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
 	fs.StringVar(&o.address, "address", "localhost:8081", "address to serve the webhooks and /health on")
 	fs.StringVar(&o.natsURL, "nats-url", "nats://localhost:4222", "NATS server URL")
-	fs.StringVar(&o.webhook.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var "+flagenv.EnvName("webhook-token")+")")
-	fs.Int64Var(&o.webhook.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
-	fs.DurationVar(&o.webhook.PublishTimeout, "publish-timeout", 5*time.Second, "how long to wait for JetStream to acknowledge an event")
+	o.webhook.RegisterFlags(fs)
 	fs.IntVar(&o.webhook.Stream.Replicas, "nats-replicas", 1, "replicas of the event stream (3 on a NATS cluster); must match the indexer's")
 	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address to serve Prometheus /metrics on; empty disables it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -81,7 +78,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	// Deferred first, so it runs last: requests in flight finish their publish before it closes.
 	defer nc.Close()
-	reg := service.NewRegistry()
+	reg := process.NewMetricsRegistry()
 	o.webhook.Log = log
 	o.webhook.Metrics = reg
 	w, err := service.StartWebhook(ctx, nc, o.webhook)
@@ -89,13 +86,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	defer w.Close()
-	hooks, err := service.Listen("webhook", o.address, w.Handler())
+	hooks, err := process.Listen("webhook", o.address, w.Handler())
 	if err != nil {
 		return err
 	}
-	metrics, err := service.MetricsListener(o.metricsAddress, reg)
+	metrics, err := process.MetricsListener(o.metricsAddress, reg)
 	if err != nil {
 		return err
 	}
-	return service.Serve(ctx, log, hooks, metrics)
+	return process.Serve(ctx, log, hooks, metrics)
 }

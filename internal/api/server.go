@@ -333,7 +333,14 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 		s.writeJSON(c, resp, cc)
 		return q.label
 	}
-	f, err := q.parse(r.URL.Query(), s.cfg.AllowUnknownQueryParameters)
+	// url.URL.Query drops what it cannot parse (a bad escape, more parameters than net/url
+	// accepts), which would answer a filter nobody asked for; a bad query is a 400 instead.
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(c, http.StatusBadRequest, "invalid query: "+err.Error(), ccNoStore)
+		return q.label
+	}
+	f, err := q.parse(values, s.cfg.AllowUnknownQueryParameters)
 	if err != nil {
 		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
 		return q.label

@@ -197,6 +197,10 @@ func TestErrors(t *testing.T) {
 		errCase("spec.min", "/search?spec.min=a.b", 400, "invalid 'spec.min' version: invalid spec version 'a.b': invalid semantic version", wantNoStore),
 		errCase("discovery", "/search?discovery=foo", 400, `invalid 'discovery' query param: 'foo': could not parse filter "foo"`, wantNoStore),
 		errCase("discovery kind", "/categories?discovery=x:y", 400, `invalid 'discovery' query param: 'x:y': unknown discovery filter "x"`, wantNoStore),
+		// A query that does not parse is refused, not read as the part that did.
+		errCase("bad escape", "/search?kibana.version=7.0.0%zz", 400, `invalid query: invalid URL escape "%zz"`, wantNoStore),
+		errCase("bad escape categories", "/categories?prerelease=true&x=%g1", 400, `invalid query: invalid URL escape "%g1"`, wantNoStore),
+		errCase("semicolon", "/search?all=true;package=acme_logs", 400, "invalid query: invalid semicolon separator in query", wantNoStore),
 		errCase("version /package", "/package/acme_logs/1.2/", 400, "invalid package version", wantNoStore),
 		errCase("version /package v", "/package/acme_logs/v1.2.0/", 400, "invalid package version", wantNoStore),
 		errCase("version /epr", "/epr/acme_logs/acme_logs-1.2.zip", 400, "invalid package version", wantNoStore),
@@ -236,6 +240,8 @@ func TestUnknownQueryParametersRejected(t *testing.T) {
 		errCase("search include_policy_templates", "/search?include_policy_templates=true", 400, `unknown query parameter: "include_policy_templates"`, wantNoStore),
 		errCase("categories category", "/categories?category=security", 400, `unknown query parameter: "category"`, wantNoStore),
 		errCase("categories all", "/categories?all=true", 400, `unknown query parameter: "all"`, wantNoStore),
+		// More parameters than net/url parses must not drop the query and with it this check.
+		errCase("too many parameters", "/search?"+strings.Repeat("foo=1&", 10001)+"all=true", 400, "invalid query: number of URL query parameters exceeded limit", wantNoStore),
 		{target: "/search?internal=true&all=true&package=acme_logs", status: 200, contains: `"version": "1.1.0"`, cc: wantLongCC, cors: true, ctype: "application/json"},
 		{target: "/categories?include_policy_templates=true&prerelease=true", status: 200, golden: "categories_templates.json", cc: wantLongCC, cors: true, ctype: "application/json"},
 		// Only /search and /categories read the query.

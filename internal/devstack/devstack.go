@@ -20,6 +20,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
@@ -43,7 +44,7 @@ type Options struct {
 type Stack struct {
 	Registry *devregistry.Registry
 	All      *service.AllInOne
-	api      *service.Listener
+	api      *process.Listener
 	opts     Options
 	served   chan error
 }
@@ -62,10 +63,11 @@ func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // registry's notification URL must name it.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	sw := &handlerSwitch{}
-	ln, err := service.Listen("api", opts.Address, sw)
+	ln, err := process.Listen("api", opts.Address, sw)
 	if err != nil {
 		return nil, err
 	}
+	ln.SetTimeouts(process.APITimeouts())
 	reg, err := devregistry.Start(ctx, devregistry.Options{
 		Address: opts.RegistryAddress,
 		RootDir: filepath.Join(opts.DataDir, "registry"),
@@ -83,11 +85,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API:          service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
-		Indexer:      service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute},
-		DataDir:      filepath.Join(opts.DataDir, "pipeline"),
-		WebhookToken: opts.WebhookToken,
-		Log:          opts.Log,
+		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute},
+		DataDir: filepath.Join(opts.DataDir, "pipeline"),
+		Webhook: service.WebhookOptions{Token: opts.WebhookToken},
+		Log:     opts.Log,
 	})
 	if err != nil {
 		reg.Close()
@@ -96,7 +98,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	var h http.Handler = all.API.Server
 	sw.h.Store(&h)
 	s := &Stack{Registry: reg, All: all, api: ln, opts: opts, served: make(chan error, 1)}
-	go func() { s.served <- service.Serve(ctx, opts.Log, ln) }()
+	go func() { s.served <- process.Serve(ctx, opts.Log, ln) }()
 	return s, nil
 }
 

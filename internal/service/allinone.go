@@ -5,12 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/oci-epr/package-registry/internal/events"
-	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
 // AllInOneOptions configures the single-process mode: embedded NATS (unless a URL is given), the
@@ -24,11 +22,10 @@ type AllInOneOptions struct {
 	NATSURL string
 	// EmbeddedNATSAddress is where the embedded server listens (host:port, port -1 = random).
 	EmbeddedNATSAddress string
-	WebhookToken        string
-	MaxBodyBytes        int64
-	PublishTimeout      time.Duration
-	Log                 *slog.Logger
-	WebhookMetrics      *webhook.Metrics
+	// Webhook configures the webhook routes exactly as the standalone receiver's (its Stream is
+	// unused: the indexer sets the stream up).
+	Webhook WebhookOptions
+	Log     *slog.Logger
 }
 
 // AllInOne is the running single-process pipeline.
@@ -75,13 +72,8 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 		return nil, err
 	}
 	// The indexer sets the event stream up, so the webhooks need no set-up of their own here.
-	err = registerWebhook(a.API.Server.Echo(), a.Conn, WebhookOptions{
-		Token:          opts.WebhookToken,
-		MaxBodyBytes:   opts.MaxBodyBytes,
-		PublishTimeout: opts.PublishTimeout,
-		Log:            opts.Log,
-	}, opts.WebhookMetrics)
-	if err != nil {
+	opts.Webhook.Log = opts.Log
+	if err = registerWebhook(a.API.Server.Echo(), a.Conn, opts.Webhook); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
@@ -62,13 +63,20 @@ func testLogger(t *testing.T) *slog.Logger {
 // them up.
 func startStack(t *testing.T) *stack {
 	t.Helper()
+	return startStackWith(t, process.Timeouts{}, WebhookOptions{Token: testToken})
+}
+
+// startStackWith is startStack with the API listener's timeouts and the webhook options given.
+func startStackWith(t *testing.T, timeouts process.Timeouts, hooks WebhookOptions) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fwd := &forwarder{}
-	ln, err := Listen("api", "127.0.0.1:0", fwd)
+	ln, err := process.Listen("api", "127.0.0.1:0", fwd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln.SetTimeouts(timeouts)
 	blobGets := &sync.Map{}
 	countBlobs := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,11 +105,11 @@ func startStack(t *testing.T) *stack {
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
-		API:          APIOptions{Config: cfg, Registry: regCfg},
-		Indexer:      IndexerOptions{Registry: regCfg, Repository: "packages"},
-		DataDir:      dataDir,
-		WebhookToken: testToken,
-		Log:          log,
+		API:     APIOptions{Config: cfg, Registry: regCfg},
+		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages"},
+		DataDir: dataDir,
+		Webhook: hooks,
+		Log:     log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +118,7 @@ func startStack(t *testing.T) *stack {
 	var h http.Handler = all.API.Server
 	fwd.h.Store(&h)
 	served := make(chan struct{})
-	go func() { defer close(served); _ = Serve(ctx, log, ln) }()
+	go func() { defer close(served); _ = process.Serve(ctx, log, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
 	client, err := oci.New(regCfg)
 	if err != nil {

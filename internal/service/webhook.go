@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"flag"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -16,29 +17,43 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 
-// WebhookOptions configures the standalone webhook receiver.
+// WebhookOptions configures the webhook receiver role, standalone and all-in-one alike.
 type WebhookOptions struct {
 	// Token, when set, must arrive as "Authorization: Bearer <token>".
 	Token string
 	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading a notification body; 0 means webhook.DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// PublishTimeout bounds the wait for JetStream's ack of each event.
 	PublishTimeout time.Duration
-	// Stream configures the event stream the receiver makes sure exists.
+	// Stream configures the event stream the standalone receiver makes sure exists (all-in-one:
+	// the indexer does).
 	Stream  events.StreamOptions
 	Log     *slog.Logger
 	Metrics prometheus.Registerer
 }
 
+// DefaultPublishTimeout is how long a notification waits for JetStream's ack before the
+// registry is told to retry.
+const DefaultPublishTimeout = 5 * time.Second
+
+// RegisterFlags defines the webhook flags on fs, writing into o. Both binaries that serve the
+// webhooks call it, so their flags and defaults cannot drift apart.
+func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
+	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")
+	fs.DurationVar(&o.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "how long to wait for JetStream to acknowledge an event")
+}
+
 // streamCheckInterval is how often a receiver with a working stream checks that it still exists
 // (a NATS restarted on an empty store loses it). A reconnect triggers the check at once.
 var streamCheckInterval = 30 * time.Second
-
-// webhookReadTimeout bounds reading a notification body, after the listener's header timeout.
-const webhookReadTimeout = 30 * time.Second
 
 // Webhook is a running webhook receiver: the handlers and /health, and the background set-up of
 // the event stream they publish to.
@@ -67,22 +82,16 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 	if err != nil {
 		return nil, err
 	}
-	var metrics *webhook.Metrics
-	if opts.Metrics != nil {
-		if metrics, err = webhook.NewMetrics(opts.Metrics); err != nil {
-			return nil, err
-		}
-	}
 	w := &Webhook{opts: opts, nc: nc, js: js, checkEvery: streamCheckInterval}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
 	// A replica that cannot publish should get no webhook traffic: it could only answer 503.
-	e.GET("/health", echo.WrapHandler(HealthHandler(w.Ready)))
-	if err := registerWebhook(e, nc, opts, metrics); err != nil {
+	e.GET("/health", echo.WrapHandler(process.HealthHandler(w.Ready)))
+	if err := registerWebhook(e, nc, opts); err != nil {
 		return nil, err
 	}
-	w.handler = readDeadline(e, webhookReadTimeout)
+	w.handler = e
 
 	ctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
@@ -92,27 +101,25 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 }
 
 // registerWebhook adds the webhook handlers to r, publishing through nc. The standalone receiver
-// and the all-in-one mode both register them here.
-func registerWebhook(r webhook.Router, nc *nats.Conn, opts WebhookOptions, metrics *webhook.Metrics) error {
+// and the all-in-one mode both register them here, from the same options.
+func registerWebhook(r webhook.Router, nc *nats.Conn, opts WebhookOptions) error {
 	pub, err := events.NewPublisher(nc, opts.PublishTimeout)
 	if err != nil {
 		return err
+	}
+	var metrics *webhook.Metrics
+	if opts.Metrics != nil {
+		if metrics, err = webhook.NewMetrics(opts.Metrics); err != nil {
+			return err
+		}
 	}
 	return webhook.Register(r, webhook.Config{
 		Publisher:    pub,
 		Token:        opts.Token,
 		MaxBodyBytes: opts.MaxBodyBytes,
+		BodyTimeout:  opts.BodyTimeout,
 		Logger:       opts.Log,
 		Metrics:      metrics,
-	})
-}
-
-// readDeadline bounds how long reading a request (its body, mostly) may take, so a slow sender
-// cannot hold a connection open; the listener already bounds the headers.
-func readDeadline(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
-		h.ServeHTTP(w, r)
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
@@ -70,7 +71,7 @@ func startWebhookProcess(t *testing.T, natsAddr string) *webhookProcess {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	reg := NewRegistry()
+	reg := process.NewMetricsRegistry()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	p.cancel = cancel
@@ -84,16 +85,16 @@ func startWebhookProcess(t *testing.T, natsAddr string) *webhookProcess {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.w.Close() })
-	hooks, err := Listen("webhook", "127.0.0.1:0", p.w.Handler())
+	hooks, err := process.Listen("webhook", "127.0.0.1:0", p.w.Handler())
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics, err := MetricsListener("127.0.0.1:0", reg)
+	metrics, err := process.MetricsListener("127.0.0.1:0", reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.base, p.metrics = "http://"+hooks.Addr(), "http://"+metrics.Addr()
-	go func() { p.served <- Serve(ctx, log, hooks, metrics) }()
+	go func() { p.served <- process.Serve(ctx, log, hooks, metrics) }()
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,6 +19,10 @@ import (
 // DefaultMaxBodyBytes bounds a notification body when Config.MaxBodyBytes is 0. Registry
 // notifications are a few KiB.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultBodyTimeout bounds reading a notification body when Config.BodyTimeout is 0: a few KiB
+// take milliseconds, so only a client trickling its body on purpose comes near it.
+const DefaultBodyTimeout = 10 * time.Second
 
 // Paths of the webhook endpoints, relative to where they are registered.
 const (
@@ -40,6 +45,10 @@ type Config struct {
 	Token string
 	// MaxBodyBytes bounds a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading the body, from the moment the handler starts; 0 means
+	// DefaultBodyTimeout. The handler sets it itself, so it holds on whichever server the
+	// routes are mounted.
+	BodyTimeout time.Duration
 	// Logger receives one line per request outcome; nil discards.
 	Logger *slog.Logger
 	// Metrics, from NewMetrics; nil counts nothing.
@@ -59,11 +68,15 @@ func Register(r Router, cfg Config) error {
 	h := &handler{
 		pub:     cfg.Publisher,
 		max:     cfg.MaxBodyBytes,
+		timeout: cfg.BodyTimeout,
 		log:     cfg.Logger,
 		metrics: cfg.Metrics,
 	}
 	if h.max <= 0 {
 		h.max = DefaultMaxBodyBytes
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultBodyTimeout
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -85,6 +98,7 @@ type handler struct {
 	auth     bool
 	tokenSum [sha256.Size]byte
 	max      int64
+	timeout  time.Duration
 	log      *slog.Logger
 	metrics  *Metrics
 }
@@ -127,6 +141,9 @@ func (h *handler) serve(format string, parse parser) echo.HandlerFunc {
 		if req.ContentLength > h.max {
 			return tooLarge()
 		}
+		// A server without a read deadline of its own (http.ErrNotSupported) is still bounded
+		// by its listener's read timeout.
+		_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(h.timeout))
 		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, h.max))
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
