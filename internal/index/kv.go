@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,6 +28,10 @@ type Bucket struct {
 	js jetstream.JetStream
 	// maxInline is the largest value put inline; larger ones go to the object store.
 	maxInline int
+
+	// objectsMu guards objects: several reconciles put (and a follower reads) at once, and the
+	// first large record of each creates the handle.
+	objectsMu sync.Mutex
 	objects   jetstream.ObjectStore
 }
 
@@ -40,6 +45,9 @@ func OpenBucket(js jetstream.JetStream, kv jetstream.KeyValue, maxInline int) *B
 }
 
 func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.ObjectStore, error) {
+	// Held across the creation too, so that concurrent first puts create the store once.
+	b.objectsMu.Lock()
+	defer b.objectsMu.Unlock()
 	if b.objects != nil {
 		return b.objects, nil
 	}
