@@ -111,6 +111,15 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// Has reports whether key is in the bucket, without reading a large record's object.
+func (b *Bucket) Has(ctx context.Context, key string) (bool, error) {
+	_, err := b.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // resolve turns a key-value value into the encoded record, fetching it from the object store when
 // the value is a pointer.
 func (b *Bucket) resolve(ctx context.Context, value []byte) ([]byte, error) {
