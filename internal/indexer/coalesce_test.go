@@ -3,6 +3,7 @@ package indexer
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,5 +66,38 @@ func TestDigestEventsAreCoalesced(t *testing.T) {
 	}
 	if len(h.bucketDocs()) != 1 {
 		t.Fatal("package lost")
+	}
+}
+
+// A signature pushed among a flood of pushes by digest is still picked up: past the per-event
+// reads, the reconcile checks its indexed tags for signatures.
+func TestSignatureFoundAmongManyDigestEvents(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	const repo = "packages/flooded"
+	subject, err := h.client.PushPackage(ctx, repo, "1.0.0", packagetest.Build(packagetest.Spec{Name: "flooded", Version: "1.0.0"}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.Reconcile(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := h.client.PushSignature(ctx, repo, subject, []byte("-----BEGIN PGP SIGNATURE-----\nsig\n-----END PGP SIGNATURE-----\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := []events.Event{{ID: "sig", Repository: repo, Action: events.ActionPush, Digest: ref.Digest.String(), MediaType: ref.MediaType}}
+	for i := range 3 * maxDigestReads {
+		evs = append(evs, events.Event{ID: fmt.Sprint("d", i), Repository: repo, Action: events.ActionPush,
+			Digest: fmt.Sprintf("sha256:%x", sha256.Sum256(fmt.Append(nil, i))), MediaType: ocispec.MediaTypeImageManifest})
+	}
+	h.ix.cfg.Debounce = 50 * time.Millisecond // one reconcile takes the whole burst
+	cost := burst(t, h, evs)
+	t.Logf("registry requests for %d digest events, one a signature: %d", len(evs), cost)
+	if !strings.Contains(h.logs.String(), "many manifests pushed by digest") {
+		t.Fatalf("the burst did not take the bounded path:\n%s", h.logs)
+	}
+	if r := h.bucketDocs()["flooded/1.0.0"]; r == nil || r.Signature == nil {
+		t.Fatalf("signature pushed among %d digest events not picked up: %+v", len(evs), r)
 	}
 }
