@@ -234,3 +234,39 @@ func TestEncodeKeepsHTMLCharacters(t *testing.T) {
 		t.Fatalf("document came back as %s", got.Document)
 	}
 }
+
+// Up to four reconciles put records at once; the first large ones all reach for the object-store
+// handle, which must be created and shared without a data race (run with -race).
+func TestConcurrentLargePuts(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	recs := make([]*Record, 4)
+	for i := range recs {
+		recs[i] = testRecord("big", "1.0."+string(rune('0'+i)), 256<<10)
+	}
+	for _, r := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc, err := Encode(r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range recs {
+		enc, err := f.b.Get(t.Context(), r.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(enc)
+		if err != nil || !bytes.Equal(got.Document, r.Document) {
+			t.Fatalf("%s did not round-trip: %v", r.Key(), err)
+		}
+	}
+}

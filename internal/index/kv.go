@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,6 +28,10 @@ type Bucket struct {
 	js jetstream.JetStream
 	// maxInline is the largest value put inline; larger ones go to the object store.
 	maxInline int
+
+	// objectsMu guards objects: several reconciles put (and a follower reads) at once, and the
+	// first large record of each creates the handle.
+	objectsMu sync.Mutex
 	objects   jetstream.ObjectStore
 }
 
@@ -40,6 +45,9 @@ func OpenBucket(js jetstream.JetStream, kv jetstream.KeyValue, maxInline int) *B
 }
 
 func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.ObjectStore, error) {
+	// Held across the creation too, so that concurrent first puts create the store once.
+	b.objectsMu.Lock()
+	defer b.objectsMu.Unlock()
 	if b.objects != nil {
 		return b.objects, nil
 	}
@@ -101,6 +109,15 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete record %s: %w", key, err)
 	}
 	return nil
+}
+
+// Has reports whether key is in the bucket, without reading a large record's object.
+func (b *Bucket) Has(ctx context.Context, key string) (bool, error) {
+	_, err := b.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // resolve turns a key-value value into the encoded record, fetching it from the object store when

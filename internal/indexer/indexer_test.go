@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,14 +28,21 @@ import (
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
 	"github.com/oci-epr/package-registry/internal/store"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
-// requestCounter counts the registry's requests by kind and can fail tag listings.
+// requestCounter counts the registry's requests by kind, can fail tag listings, can corrupt the
+// bytes of chosen blobs (as a tampering registry or proxy would) and can run a hook after a tag
+// listing was served.
 type requestCounter struct {
 	mu       sync.Mutex
 	counts   map[string]int
 	paths    []string // of GET requests for manifests and blobs
 	failTags atomic.Bool
+	// corrupt holds the digests whose blob bodies are served with their first byte changed.
+	corrupt map[string]bool
+	// afterTags, when set, is called after each tag listing with the repository listed.
+	afterTags func(repository string)
 }
 
 func (c *requestCounter) wrap(next http.Handler) http.Handler {
@@ -50,8 +58,50 @@ func (c *requestCounter) wrap(next http.Handler) http.Handler {
 			http.Error(w, "boom", http.StatusInternalServerError)
 			return
 		}
+		c.mu.Lock()
+		corrupt := kind == "GET blob" && c.corrupt[path.Base(r.URL.Path)]
+		afterTags := c.afterTags
+		c.mu.Unlock()
+		if corrupt {
+			w = &corruptingWriter{ResponseWriter: w}
+		}
 		next.ServeHTTP(w, r)
+		if kind == "tags" && afterTags != nil {
+			repo := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list")
+			afterTags(repo)
+		}
 	})
+}
+
+// corruptingWriter changes the first byte of a body: same size, different digest.
+type corruptingWriter struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (w *corruptingWriter) Write(p []byte) (int, error) {
+	if !w.done && len(p) > 0 {
+		w.done = true
+		q := append([]byte(nil), p...)
+		q[0] ^= 0xff
+		return w.ResponseWriter.Write(q)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (c *requestCounter) corruptBlob(digest string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corrupt == nil {
+		c.corrupt = map[string]bool{}
+	}
+	c.corrupt[digest] = true
+}
+
+func (c *requestCounter) setAfterTags(fn func(repository string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.afterTags = fn
 }
 
 func classify(r *http.Request) string {
@@ -94,12 +144,12 @@ type harness struct {
 	db      *store.DB
 	ix      *Indexer
 	metrics *Metrics
-	logs    *bytes.Buffer
+	logs    *testkit.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, counter: &requestCounter{counts: map[string]int{}}, dataDir: t.TempDir(), logs: &bytes.Buffer{}}
+	h := &harness{t: t, counter: &requestCounter{counts: map[string]int{}}, dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}}
 	reg, err := devregistry.Start(t.Context(), devregistry.Options{Handler: h.counter.wrap})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +329,7 @@ func TestIndexerFollowsTheRegistry(t *testing.T) {
 	if err := h.client.DeleteTag(ctx, "packages/"+b.Name, b.Version); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.ix.Request(ctx, "packages/"+b.Name, deleteHint); err != nil {
+	if err := h.ix.Submit(ctx, "packages/"+b.Name, Hint{}); err != nil {
 		t.Fatal(err)
 	}
 	docs = h.bucketDocs()

@@ -71,3 +71,29 @@ func (l Layout) Candidate(repository, tag string) (name, version string, ok bool
 	}
 	return name, version, true
 }
+
+// rivals are the other repositories that may hold versions of the package name, seen from
+// repository: a package lives in <base>/<name> or in <base>, nowhere else.
+func (l Layout) rivals(repository, name string) []string {
+	repoName, ok := l.kind(repository)
+	switch {
+	case !ok:
+		return nil
+	case repoName != "":
+		if l.Base == "" {
+			return nil
+		}
+		return []string{l.Base}
+	case l.Base != "":
+		return []string{l.Base + "/" + name}
+	}
+	return nil
+}
+
+// outranks reports whether a's copy of a package is served over b's: the per-package layout
+// wins over the single repository.
+func (l Layout) outranks(a, b string) bool {
+	na, okA := l.kind(a)
+	nb, okB := l.kind(b)
+	return okA && okB && na != "" && nb == ""
+}

@@ -12,6 +12,9 @@ type Metrics struct {
 	Published        prometheus.Counter
 	Deleted          prometheus.Counter
 	Downloads        prometheus.Counter
+	// Conflicts counts repositories' copies of a name@version kept out of the index because the
+	// other layout's copy is served (once per copy).
+	Conflicts prometheus.Counter
 }
 
 // NewMetrics registers the indexer's metrics on reg (nil: not registered).
@@ -24,9 +27,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_published_records_total", Help: "Package records put into the index bucket."}),
 		Deleted:          prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_deleted_records_total", Help: "Package records deleted from the index bucket."}),
 		Downloads:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_manifest_parses_total", Help: "Manifest digests fetched and parsed (each digest once)."}),
+		Conflicts:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_conflicts_total", Help: "Copies of a package version not served because another repository's copy takes precedence."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads)
+		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Conflicts)
 	}
 	return m
 }

@@ -15,23 +15,18 @@ import (
 // that tag to be re-resolved (plus any tag not indexed yet); a push by digest re-reads the tags
 // whose manifest it refers to; a delete by digest re-resolves every tag.
 func (ix *Indexer) HandleEvent(ctx context.Context, ev events.Event) error {
-	if ev.Tag != "" && ev.Action == events.ActionPush {
-		return ix.Request(ctx, ev.Repository, ev.Tag)
-	}
-	if ev.Action == events.ActionPush && ev.Digest != "" {
+	switch {
+	case ev.Tag != "" && ev.Action == events.ActionPush:
+		return ix.Submit(ctx, ev.Repository, Hint{Tags: []string{ev.Tag}})
+	case ev.Action == events.ActionPush && ev.Digest != "":
 		// A push by digest changes no tag; it may be a referrer (a signature) of one.
-		return ix.Request(ctx, ev.Repository, "@"+ev.Digest)
-	}
-	if ev.Action == events.ActionDelete && ev.Tag != "" {
+		return ix.Submit(ctx, ev.Repository, Hint{Digests: []string{ev.Digest}})
+	case ev.Action == events.ActionDelete && ev.Tag != "":
 		// A tag delete needs only the listing: the tag is gone or it is not.
-		return ix.Request(ctx, ev.Repository, deleteHint)
+		return ix.Submit(ctx, ev.Repository, Hint{})
 	}
-	return ix.Request(ctx, ev.Repository)
+	return ix.Submit(ctx, ev.Repository, Hint{All: true})
 }
-
-// deleteHint is a tag name no registry allows (tags start with a word character), used to ask
-// for a listing without re-resolving any indexed tag.
-const deleteHint = "-"
 
 // KnownRepositories is every repository the indexer should reconcile: those it has state for,
 // the configured ones and, where the registry offers a catalog, those under the layout's base.
@@ -96,7 +91,7 @@ func (ix *Indexer) SyncAll(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ix.request(ctx, r, present)
+			errs[i] = ix.submit(ctx, r, Hint{All: true}, present)
 		}()
 	}
 	wg.Wait()

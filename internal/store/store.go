@@ -7,6 +7,7 @@
 //	packages            package key ("<name>/<version>")  → encoded index record (as in the KV bucket)
 //	repositories        repository name                   → nested bucket: tag → JSON TagState
 //	manifests           "<digest> <package key>"          → JSON ManifestState
+//	conflicts           "<package key> <repository>"      → JSON Conflict (that repository's copy is not served)
 //	meta                "kv_revision"                     → uint64, big endian
 //
 // bbolt takes an exclusive file lock, so each process keeps its own file and nothing here is
@@ -31,6 +32,7 @@ var (
 	bucketRepositories = []byte("repositories")
 	bucketManifests    = []byte("manifests")
 	bucketMeta         = []byte("meta")
+	bucketConflicts    = []byte("conflicts")
 	keyKVRevision      = []byte("kv_revision")
 )
 
@@ -50,7 +52,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta} {
+		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta, bucketConflicts} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -251,5 +253,41 @@ func (db *DB) PutManifest(digest string, s ManifestState) error {
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketManifests).Put([]byte(digest), v)
+	})
+}
+
+// Conflict records that a repository's copy of a package is not served because another
+// repository's copy takes precedence.
+type Conflict struct {
+	Winner string `json:"winner"`
+	// Digest is the manifest digest of the copy kept out.
+	Digest string `json:"digest"`
+}
+
+func conflictKey(key, repository string) []byte { return []byte(key + " " + repository) }
+
+// RecordConflict records that repository's copy of key is kept out, and reports whether that is
+// news: nothing, or something else, was recorded for it before.
+func (db *DB) RecordConflict(key, repository string, c Conflict) (isNew bool, err error) {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketConflicts)
+		k := conflictKey(key, repository)
+		if cur := b.Get(k); cur != nil && string(cur) == string(v) {
+			return nil
+		}
+		isNew = true
+		return b.Put(k, v)
+	})
+	return isNew, err
+}
+
+// ClearConflict forgets that repository's copy of key was kept out.
+func (db *DB) ClearConflict(key, repository string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConflicts).Delete(conflictKey(key, repository))
 	})
 }

@@ -113,3 +113,27 @@ func TestSecondOpenWaitsThenFails(t *testing.T) {
 		t.Fatal("second open of a locked file succeeded")
 	}
 }
+
+func TestConflictIsNewOncePerCopy(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := Conflict{Winner: "packages/victim", Digest: "sha256:aa"}
+	for i, want := range []bool{true, false} {
+		if isNew, err := db.RecordConflict("victim/1.0.0", "packages", c); err != nil || isNew != want {
+			t.Fatalf("record %d: new %v, %v; want %v", i, isNew, err, want)
+		}
+	}
+	c.Digest = "sha256:bb" // another copy in the same repository
+	if isNew, _ := db.RecordConflict("victim/1.0.0", "packages", c); !isNew {
+		t.Fatal("another digest is not news")
+	}
+	if err := db.ClearConflict("victim/1.0.0", "packages"); err != nil {
+		t.Fatal(err)
+	}
+	if isNew, _ := db.RecordConflict("victim/1.0.0", "packages", c); !isNew {
+		t.Fatal("a cleared conflict recorded again is not news")
+	}
+}

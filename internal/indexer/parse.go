@@ -1,0 +1,141 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/store"
+)
+
+// RuleDigestMismatch is the rejection rule of an artifact whose manifest or zip bytes do not
+// match their digest.
+const RuleDigestMismatch = "digest_mismatch"
+
+// parse fetches a manifest and its zip and builds the record. A broken artifact is not an
+// error: it is logged once (a digest is parsed once) and remembered as rejected.
+func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig *ocispec.Descriptor) (store.ManifestState, error) {
+	ix, ctx, log, repository := r.ix, r.ctx, r.log, r.repository
+	ix.cfg.Metrics.Downloads.Inc()
+	rejected := func(rule, reason string) (store.ManifestState, error) {
+		ix.cfg.Metrics.Rejected.WithLabelValues(rule).Inc()
+		log.Error("artifact rejected", "tag", tag, "digest", desc.Digest.String(), "rule", rule, "reason", reason)
+		return store.ManifestState{Rejected: reason}, nil
+	}
+	manifest, _, err := ix.cfg.Registry.FetchManifest(ctx, repository, desc)
+	if errors.Is(err, oci.ErrUnsupportedManifest) || errors.Is(err, oci.ErrTooLarge) {
+		return rejected("manifest", err.Error())
+	}
+	if errors.Is(err, oci.ErrDigestMismatch) {
+		return rejected(RuleDigestMismatch, err.Error())
+	}
+	if err != nil {
+		return store.ManifestState{}, fmt.Errorf("fetch manifest: %w", err)
+	}
+	zipDesc, sigDesc, err := oci.PickLayers(manifest)
+	if err != nil {
+		return rejected("layers", err.Error())
+	}
+	if sigDesc == nil {
+		sigDesc = knownSig
+	}
+	if sigDesc == nil {
+		// A registry whose referrers listing misbehaves must not keep the package out of the
+		// index: it is indexed unsigned, and a later signature push reads it again.
+		if sigDesc, err = ix.cfg.Registry.SignatureOf(ctx, repository, desc); err != nil {
+			log.Warn("looking for a signature referrer failed; indexing unsigned", "tag", tag, "digest", desc.Digest.String(), "err", err)
+			sigDesc = nil
+		}
+	}
+	path, err := ix.cfg.Blobs.Fetch(ctx, repository, zipDesc)
+	if errors.Is(err, oci.ErrTooLarge) {
+		return rejected(string(packages.RuleZipTooLarge), err.Error())
+	}
+	if errors.Is(err, oci.ErrDigestMismatch) {
+		// The registry (or something on the way) serves other bytes than the manifest names.
+		// Retrying would download them again on every retry and resync; the rejection is
+		// remembered for this manifest digest, so only a tag moving to another one is read.
+		return rejected(RuleDigestMismatch, err.Error())
+	}
+	if err != nil {
+		return store.ManifestState{}, fmt.Errorf("fetch zip: %w", err)
+	}
+	pkg, warnings, err := readZip(path, packages.Options{
+		Limits:       ix.cfg.Limits,
+		Expect:       packages.Expect{Name: name, Version: version},
+		HasSignature: sigDesc != nil,
+	})
+	if re, ok := packages.AsReject(err); ok {
+		return rejected(string(re.Rule), re.Reason)
+	}
+	if err != nil {
+		return store.ManifestState{}, fmt.Errorf("read zip: %w", err)
+	}
+	for _, w := range warnings {
+		log.Warn("package warning", "tag", tag, "digest", desc.Digest.String(), "warning", w)
+	}
+	doc, err := packages.Marshal(pkg)
+	if err != nil {
+		return store.ManifestState{}, err
+	}
+	rec := &index.Record{
+		Name: pkg.Name, Version: pkg.Version, Document: doc,
+		Repository: repository, Tag: tag, ManifestDigest: desc.Digest.String(),
+		Zip:       blob(zipDesc),
+		IndexedAt: ix.cfg.Now().UTC().Truncate(time.Second),
+	}
+	if sigDesc != nil {
+		b := blob(*sigDesc)
+		rec.Signature = &b
+	}
+	encoded, err := index.Encode(rec)
+	if err != nil {
+		return store.ManifestState{}, err
+	}
+	return store.ManifestState{Key: rec.Key(), Record: encoded}, nil
+}
+
+func blob(d ocispec.Descriptor) index.Blob {
+	return index.Blob{Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType}
+}
+
+func readZip(path string, opts packages.Options) (*packages.Package, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	return packages.Read(f, st.Size(), opts)
+}
+
+// CacheBlobs downloads through an on-disk blob cache, so the API in the same process (or a later
+// run) finds the zip already there.
+type CacheBlobs struct {
+	Cache   *oci.BlobCache
+	Fetcher oci.BlobFetcher
+}
+
+// Fetch implements Blobs.
+func (b CacheBlobs) Fetch(ctx context.Context, repository string, desc ocispec.Descriptor) (string, error) {
+	return b.Cache.Fetch(ctx, b.Fetcher, repository, desc)
+}
+
+// storedRecord is the record parsed earlier from digest for key.
+func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
+	ms, ok, err := ix.cfg.DB.Manifest(digest + " " + key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return ms.Record, nil
+}
