@@ -181,9 +181,9 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 		return label
 	}
 	rel, ok := pathParam(c, "*")
-	// One file, one URL: "//" or a leading "/" would name the same entry under another URL (and
-	// another cache entry at every CDN).
-	if !ok || strings.HasPrefix(rel, "/") || strings.Contains(rel, "//") {
+	// One file, one URL: "//", a leading "/" or an escaped "/" (%2f, which pathParam decodes)
+	// would name the same entry under another URL (and another cache entry at every CDN).
+	if !ok || strings.HasPrefix(rel, "/") || strings.Contains(rel, "//") || escapedSlash(c) {
 		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
 		return label
 	}
@@ -215,6 +215,17 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 	// consult the host's MIME table.
 	http.ServeContent(w, c.Request(), "", fe.Modified, r)
 	return label
+}
+
+// escapedSlash reports a "%2f" in the file parameter as the client sent it. echo hands out the
+// escaped form only when the request has a RawPath; without one the parameter is already
+// decoded, and a "%2f" in it is a literal "%2f" of the file name (sent as "%252f").
+func escapedSlash(c echo.Context) bool {
+	if c.Request().URL.RawPath == "" {
+		return false
+	}
+	raw := c.Param("*")
+	return strings.Contains(raw, "%2f") || strings.Contains(raw, "%2F")
 }
 
 // openArchive returns the package zip opened for reading single files,
