@@ -190,14 +190,17 @@ func TestRanges(t *testing.T) {
 		t.Errorf("If-Range mismatch: %d", w.Code)
 	}
 
-	// Files inside the zip: ranges at any offset (forward and backward
-	// seeks over a deflated entry), Last-Modified from the entry.
+	// Files inside the zip: ranges of a deflated entry in ascending order
+	// (ranges.go has the policy), Last-Modified from the entry.
 	const file = "/package/acme_logs/1.2.0/changelog.yml"
 	full := ts.get(file).Body.String()
 	if full != "- version: 1.2.0\n  changes: []\n" {
 		t.Fatalf("file: %q", full)
 	}
-	w = ts.get(file, "Range", "bytes=20-24,2-8")
+	if w := ts.get(file, "Range", "bytes=20-24,2-8"); w.Code != 200 || w.Body.String() != full {
+		t.Errorf("descending ranges of a deflated file: %d, want the whole file", w.Code)
+	}
+	w = ts.get(file, "Range", "bytes=2-8,20-24")
 	mt, params, _ = mime.ParseMediaType(w.Header().Get("Content-Type"))
 	if w.Code != 206 || mt != "multipart/byteranges" {
 		t.Fatalf("file multipart: %d", w.Code)
@@ -212,7 +215,7 @@ func TestRanges(t *testing.T) {
 		b, _ := io.ReadAll(p)
 		parts = append(parts, string(b))
 	}
-	if !reflect.DeepEqual(parts, []string{full[20:25], full[2:9]}) {
+	if !reflect.DeepEqual(parts, []string{full[2:9], full[20:25]}) {
 		t.Errorf("file parts %q", parts)
 	}
 	if w := ts.get(file, "Range", "bytes=-5"); w.Code != 206 || w.Body.String() != full[len(full)-5:] {
@@ -235,33 +238,70 @@ func TestRanges(t *testing.T) {
 
 func TestEntryReader(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789abcdef"), 5000)
-	s := packagetest.Spec{Name: "big", Version: "1.0.0", ExtraFiles: map[string][]byte{"data/big.bin": content}}
-	a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &entryReader{arch: a, rel: "data/big.bin", size: int64(len(content))}
-	defer r.Close()
-	for _, tc := range []struct{ off, n int64 }{{0, 10}, {70000, 100}, {5, 7}, {79990, 10}, {40000, 30000}, {0, 80000}} {
-		if _, err := r.Seek(tc.off, io.SeekStart); err != nil {
+	size := int64(len(content))
+	for _, stored := range []bool{false, true} {
+		s := packagetest.Spec{Name: "big", Version: "1.0.0", Uncompressed: stored, ExtraFiles: map[string][]byte{"data/big.bin": content}}
+		a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		got := make([]byte, tc.n)
-		if _, err := io.ReadFull(r, got); err != nil {
-			t.Fatalf("read at %d: %v", tc.off, err)
+		fe, _ := a.Lookup("data/big.bin")
+		if fe.Stored() != stored {
+			t.Fatalf("Stored() = %v", fe.Stored())
 		}
-		if !bytes.Equal(got, content[tc.off:tc.off+tc.n]) {
-			t.Errorf("wrong bytes at %d", tc.off)
+		r := openEntry(context.Background(), a, fe)
+		// What http.ServeContent does: sniff, seek back, then ranges forward.
+		for _, tc := range []struct{ off, n int64 }{{0, 512}, {0, 10}, {5, 7}, {40000, 30000}, {70000, 100}, {79990, 10}} {
+			if _, err := r.Seek(tc.off, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, tc.n)
+			if _, err := io.ReadFull(r, got); err != nil {
+				t.Fatalf("stored=%v: read at %d: %v", stored, tc.off, err)
+			}
+			if !bytes.Equal(got, content[tc.off:tc.off+tc.n]) {
+				t.Errorf("stored=%v: wrong bytes at %d", stored, tc.off)
+			}
 		}
-	}
-	if n, _ := r.Seek(0, io.SeekEnd); n != int64(len(content)) {
-		t.Errorf("size %d", n)
-	}
-	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
-		t.Errorf("read at end: %v", err)
-	}
-	if _, err := r.Seek(-1, io.SeekStart); err == nil {
-		t.Error("negative seek accepted")
+		if n, _ := r.Seek(0, io.SeekEnd); n != size {
+			t.Errorf("size %d", n)
+		}
+		if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("read at end: %v", err)
+		}
+		if _, err := r.Seek(-1, io.SeekStart); err == nil {
+			t.Error("negative seek accepted")
+		}
+		_ = r.Close()
+
+		// Reading last byte first: a stored entry seeks, a deflated one
+		// stops once it would inflate more than its size and the slack.
+		r = openEntry(context.Background(), a, fe)
+		var budgetErr error
+		for off := size - 1; off >= 0 && budgetErr == nil; off -= size / 16 {
+			r.Seek(off, io.SeekStart)
+			if _, budgetErr = r.Read(make([]byte, 1)); budgetErr == io.EOF { // with the last byte
+				budgetErr = nil
+			}
+		}
+		if stored && budgetErr != nil {
+			t.Errorf("stored: backward reads failed: %v", budgetErr)
+		}
+		if !stored && !errors.Is(budgetErr, errInflateBudget) {
+			t.Errorf("deflated: backward reads never hit the budget: %v", budgetErr)
+		}
+		_ = r.Close()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		r = openEntry(ctx, a, fe)
+		if _, err := r.Read(make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := r.Read(make([]byte, 10)); !errors.Is(err, context.Canceled) {
+			t.Errorf("stored=%v: read after cancel: %v", stored, err)
+		}
+		_ = r.Close()
 	}
 }
 

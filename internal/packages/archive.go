@@ -299,6 +299,33 @@ func (a *Archive) Open(rel string) (io.ReadCloser, FileEntry, error) {
 	return &boundedReadCloser{r: io.LimitReader(rc, e.Size+1), c: rc, left: e.Size, name: rel}, e, nil
 }
 
+// Stored reports that the entry is kept uncompressed, so that any byte of it
+// can be read directly (OpenSection) rather than by inflating from its start.
+func (e FileEntry) Stored() bool {
+	return e.zf != nil && e.zf.Method == zip.Store && e.zf.CompressedSize64 == e.zf.UncompressedSize64
+}
+
+// OpenSection gives random access to a stored entry's bytes. Unlike Open it
+// cannot verify the CRC (a range does not cover the whole entry); the bytes
+// are those of the zip the archive was opened over.
+func (a *Archive) OpenSection(rel string) (*io.SectionReader, error) {
+	e, ok := a.Lookup(rel)
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	if !e.Stored() {
+		return nil, fmt.Errorf("%s: not a stored entry", rel)
+	}
+	off, err := e.zf.DataOffset()
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || off > a.ioErr.size || e.Size > a.ioErr.size-off {
+		return nil, fmt.Errorf("%s: data lies outside the zip", rel)
+	}
+	return io.NewSectionReader(a.ioErr, off, e.Size), nil
+}
+
 // ReadFile returns the whole content of the file named rel.
 func (a *Archive) ReadFile(rel string) ([]byte, FileEntry, error) {
 	rc, e, err := a.Open(rel)

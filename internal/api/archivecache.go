@@ -1,0 +1,123 @@
+package api
+
+import (
+	"container/list"
+	"context"
+	"io"
+	"sync"
+
+	"github.com/oci-epr/package-registry/internal/packages"
+)
+
+// archiveCache keeps recently used package zips open, reference counted so
+// that eviction never closes a file a request is still reading.
+type archiveCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]*cachedArchive
+	lru   *list.List // front: most recently used
+}
+
+type cachedArchive struct {
+	key    string
+	ready  chan struct{}
+	arch   *packages.Archive
+	closer io.Closer
+	err    error
+	refs   int
+	gone   bool // out of the cache: close when the last reader is done
+	elem   *list.Element
+}
+
+func newArchiveCache(max int) *archiveCache {
+	return &archiveCache{max: max, items: map[string]*cachedArchive{}, lru: list.New()}
+}
+
+// acquire returns the archive for key, loading it once however many
+// requests ask at the same time. hit reports that no load was needed.
+func (c *archiveCache) acquire(ctx context.Context, key string, load func() (*packages.Archive, io.Closer, error)) (a *cachedArchive, hit bool, err error) {
+	c.mu.Lock()
+	if it, ok := c.items[key]; ok {
+		it.refs++
+		if it.elem != nil {
+			c.lru.MoveToFront(it.elem)
+		}
+		c.mu.Unlock()
+		select {
+		case <-it.ready: // a loaded archive is served even if ctx has just ended
+		default:
+			select {
+			case <-it.ready:
+			case <-ctx.Done():
+				c.release(it)
+				return nil, false, ctx.Err()
+			}
+		}
+		if it.err != nil {
+			c.release(it)
+			return nil, false, it.err
+		}
+		return it, true, nil
+	}
+	it := &cachedArchive{key: key, ready: make(chan struct{}), refs: 1}
+	c.items[key] = it
+	c.mu.Unlock()
+
+	arch, closer, err := load()
+
+	c.mu.Lock()
+	it.arch, it.closer, it.err = arch, closer, err
+	var unused []io.Closer
+	if err != nil {
+		// Failures are not cached: the next request tries again.
+		delete(c.items, key)
+		it.gone = true
+	} else {
+		it.elem = c.lru.PushFront(it)
+		for c.lru.Len() > c.max {
+			if cl := c.evictLocked(c.lru.Back().Value.(*cachedArchive)); cl != nil {
+				unused = append(unused, cl)
+			}
+		}
+	}
+	close(it.ready)
+	c.mu.Unlock()
+	for _, cl := range unused {
+		_ = cl.Close()
+	}
+	if err != nil {
+		c.release(it)
+		return nil, false, err
+	}
+	return it, false, nil
+}
+
+// evictLocked drops it from the cache and returns its closer if nobody
+// reads it any more (to be closed outside the lock).
+func (c *archiveCache) evictLocked(it *cachedArchive) io.Closer {
+	c.lru.Remove(it.elem)
+	it.elem = nil
+	delete(c.items, it.key)
+	it.gone = true
+	if it.refs == 0 {
+		return it.closer
+	}
+	return nil
+}
+
+func (c *archiveCache) release(it *cachedArchive) {
+	c.mu.Lock()
+	it.refs--
+	closeNow := it.refs == 0 && it.gone && it.closer != nil
+	c.mu.Unlock()
+	if closeNow {
+		_ = it.closer.Close()
+	}
+}
+
+// Len reports the open archives (tests).
+func (c *archiveCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
