@@ -10,12 +10,17 @@ import (
 )
 
 // archiveCache keeps recently used package zips open, reference counted so
-// that eviction never closes a file a request is still reading.
+// that eviction never closes a file a request is still reading. It is bounded
+// by count and by the heap its archives hold (packages.Archive.MemoryCost):
+// an archive's index of entries is what costs memory, and a pushed package
+// decides how many entries it has, so a count alone does not bound memory.
 type archiveCache struct {
-	mu    sync.Mutex
-	max   int
-	items map[string]*cachedArchive
-	lru   *list.List // front: most recently used
+	mu       sync.Mutex
+	max      int
+	maxBytes int64
+	bytes    int64 // MemoryCost of the archives in lru
+	items    map[string]*cachedArchive
+	lru      *list.List // front: most recently used
 }
 
 type cachedArchive struct {
@@ -24,13 +29,14 @@ type cachedArchive struct {
 	arch   *packages.Archive
 	closer io.Closer
 	err    error
+	cost   int64
 	refs   int
 	gone   bool // out of the cache: close when the last reader is done
 	elem   *list.Element
 }
 
-func newArchiveCache(max int) *archiveCache {
-	return &archiveCache{max: max, items: map[string]*cachedArchive{}, lru: list.New()}
+func newArchiveCache(max int, maxBytes int64) *archiveCache {
+	return &archiveCache{max: max, maxBytes: maxBytes, items: map[string]*cachedArchive{}, lru: list.New()}
 }
 
 // acquire returns the archive for key, loading it once however many
@@ -74,7 +80,11 @@ func (c *archiveCache) acquire(ctx context.Context, key string, load func() (*pa
 		it.gone = true
 	} else {
 		it.elem = c.lru.PushFront(it)
-		for c.lru.Len() > c.max {
+		it.cost = arch.MemoryCost()
+		c.bytes += it.cost
+		// The bound is strict: an archive larger than maxBytes on its own is
+		// evicted at once and serves only the requests that loaded it.
+		for c.lru.Len() > c.max || c.bytes > c.maxBytes {
 			if cl := c.evictLocked(c.lru.Back().Value.(*cachedArchive)); cl != nil {
 				unused = append(unused, cl)
 			}
@@ -96,6 +106,7 @@ func (c *archiveCache) acquire(ctx context.Context, key string, load func() (*pa
 // reads it any more (to be closed outside the lock).
 func (c *archiveCache) evictLocked(it *cachedArchive) io.Closer {
 	c.lru.Remove(it.elem)
+	c.bytes -= it.cost
 	it.elem = nil
 	delete(c.items, it.key)
 	it.gone = true
@@ -115,9 +126,9 @@ func (c *archiveCache) release(it *cachedArchive) {
 	}
 }
 
-// Len reports the open archives (tests).
-func (c *archiveCache) Len() int {
+// Len reports the cached archives and their accounted heap bytes (tests).
+func (c *archiveCache) Len() (n int, bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.lru.Len()
+	return c.lru.Len(), c.bytes
 }

@@ -332,7 +332,7 @@ func TestArchiveCache(t *testing.T) {
 			t.Errorf("%s: %d", v, w.Code)
 		}
 	}
-	if n := ts.archives.Len(); n != 2 {
+	if n, _ := ts.archives.Len(); n != 2 {
 		t.Errorf("%d archives open, want the bound 2", n)
 	}
 	if n := ts.blobs.openCount(rec.Zip.Digest); n != 2 {
@@ -340,7 +340,7 @@ func TestArchiveCache(t *testing.T) {
 	}
 
 	// Eviction while a reader holds the archive defers the close.
-	c := newArchiveCache(1)
+	c := newArchiveCache(1, 1<<30)
 	closed := 0
 	load := func() (*packages.Archive, io.Closer, error) {
 		return &packages.Archive{}, closerFunc(func() { closed++ }), nil
@@ -362,21 +362,108 @@ func TestArchiveCache(t *testing.T) {
 	if _, hit, err := c.acquire(context.Background(), "x", load); err != nil || hit {
 		t.Errorf("retry after failure: hit=%v err=%v", hit, err)
 	}
-	// A waiter whose request ends stops waiting.
-	block := make(chan struct{})
+	// A waiter whose request ends stops waiting. The load runs once the
+	// entry is in the cache, so the second acquire below finds it loading.
+	block, loading := make(chan struct{}), make(chan struct{})
 	go func() {
 		_, _, _ = c.acquire(context.Background(), "slow", func() (*packages.Archive, io.Closer, error) {
+			close(loading)
 			<-block
 			return &packages.Archive{}, nil, nil
 		})
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-loading
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := c.acquire(ctx, "slow", load); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled waiter: %v", err)
 	}
 	close(block)
+}
+
+// The archive cache is bounded by the heap its archives hold, not only by
+// their count: many-entry packages evict others.
+func TestArchiveCacheBytes(t *testing.T) {
+	open := func(files int) *packages.Archive {
+		s := packagetest.Spec{Name: "many", Version: "1.0.0", Uncompressed: true, ExtraFiles: map[string][]byte{}}
+		for i := 0; i < files; i++ {
+			s.ExtraFiles[fmt.Sprintf("kibana/tag/%05d.json", i)] = []byte("{}")
+		}
+		a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	small, big := open(10), open(500)
+	sc, bc := small.MemoryCost(), big.MemoryCost()
+	if sc <= 0 || bc < 10*sc {
+		t.Fatalf("costs: small %d, big %d", sc, bc)
+	}
+	closed := map[string]bool{}
+	loader := func(key string, a *packages.Archive) func() (*packages.Archive, io.Closer, error) {
+		return func() (*packages.Archive, io.Closer, error) {
+			return a, closerFunc(func() { closed[key] = true }), nil
+		}
+	}
+	c := newArchiveCache(64, bc+2*sc) // room for the big one and two small ones
+	get := func(key string, a *packages.Archive) {
+		t.Helper()
+		it, _, err := c.acquire(context.Background(), key, loader(key, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.release(it)
+	}
+	check := func(what string, n int, bytes int64, gone ...string) {
+		t.Helper()
+		if gotN, gotBytes := c.Len(); gotN != n || gotBytes != bytes {
+			t.Errorf("%s: %d archives, %d bytes; want %d, %d", what, gotN, gotBytes, n, bytes)
+		}
+		for _, k := range gone {
+			if !closed[k] {
+				t.Errorf("%s: %s not evicted and closed", what, k)
+			}
+		}
+	}
+	get("s1", small)
+	get("s2", small)
+	get("b1", big)
+	check("big and two small fit", 3, bc+2*sc)
+	get("s3", small) // over by one small: the least recently used goes
+	check("one more small", 3, bc+2*sc, "s1")
+	get("b2", big) // evicts from the back until it fits: s2, then b1
+	check("second big", 2, bc+sc, "s2", "b1")
+	if closed["s3"] {
+		t.Error("s3 evicted although the cache had room for it")
+	}
+	// An archive larger than the whole budget is not kept.
+	tiny := newArchiveCache(64, sc)
+	it, _, err := tiny.acquire(context.Background(), "huge", loader("huge", big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, b := tiny.Len(); n != 0 || b != 0 || closed["huge"] {
+		t.Errorf("over-budget archive: %d cached, %d bytes, closed while in use %v", n, b, closed["huge"])
+	}
+	tiny.release(it)
+	if !closed["huge"] {
+		t.Error("over-budget archive not closed after its request")
+	}
+
+	// Config.OpenArchiveBytes reaches the server's cache.
+	cfg := DefaultConfig()
+	cfg.OpenArchiveBytes = 1
+	ts := newTestServer(t, cfg, false)
+	if w := ts.get("/package/acme_logs/1.2.0/docs/README.md"); w.Code != 200 {
+		t.Fatalf("file with a 1-byte archive budget: %d", w.Code)
+	}
+	if n, b := ts.archives.Len(); n != 0 || b != 0 {
+		t.Errorf("1-byte budget keeps %d archives, %d bytes", n, b)
+	}
+	if _, err := New(Config{OpenArchiveBytes: -1}, nil, nil, nil); err == nil {
+		t.Error("negative OpenArchiveBytes accepted")
+	}
 }
 
 func TestMetrics(t *testing.T) {
