@@ -38,6 +38,11 @@ type Config struct {
 	// OpenArchives bounds the package zips kept open for static files; 0
 	// means 64.
 	OpenArchives int
+	// OpenArchiveBytes bounds the heap those open zips hold, as estimated by
+	// packages.Archive.MemoryCost; 0 means 256 MiB. Typical packages cost
+	// 0.1-1 MB open, one at the entry limit (20,000) about 10 MB, so the
+	// default keeps 64 typical packages or ~25 of the largest allowed.
+	OpenArchiveBytes int64
 	// ArchiveLimits bound reading a zip for static files; zero fields are the
 	// packages defaults.
 	ArchiveLimits packages.Limits
@@ -90,6 +95,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.OpenArchives == 0 {
 		c.OpenArchives = 64
+	}
+	if c.OpenArchiveBytes < 0 {
+		return c, errors.New("OpenArchiveBytes must not be negative")
+	}
+	if c.OpenArchiveBytes == 0 {
+		c.OpenArchiveBytes = 256 << 20
 	}
 	return c, nil
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"errors"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
@@ -181,9 +179,9 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 		return label
 	}
 	rel, ok := pathParam(c, "*")
-	// One file, one URL: "//" or a leading "/" would name the same entry under another URL (and
-	// another cache entry at every CDN).
-	if !ok || strings.HasPrefix(rel, "/") || strings.Contains(rel, "//") {
+	// One file, one URL: "//", a leading "/" or an escaped "/" (%2f, which pathParam decodes)
+	// would name the same entry under another URL (and another cache entry at every CDN).
+	if !ok || strings.HasPrefix(rel, "/") || strings.Contains(rel, "//") || escapedSlash(c) {
 		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
 		return label
 	}
@@ -209,12 +207,25 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 	}
 	// The zip is immutable for its digest, so digest+path names the bytes.
 	h[hETag] = []string{`"` + strconv.FormatUint(xxhash.Sum64String(e.rec.Zip.Digest+"\x00"+rel), 16) + `"`}
-	r := &entryReader{arch: arch.arch, rel: rel, size: fe.Size}
+	req := c.Request()
+	s.applyRangePolicy(req, fe)
+	r := openEntry(req.Context(), arch.arch, fe)
 	defer r.Close()
 	// An empty name makes ServeContent sniff unknown types rather than
 	// consult the host's MIME table.
-	http.ServeContent(w, c.Request(), "", fe.Modified, r)
+	http.ServeContent(w, req, "", fe.Modified, r)
 	return label
+}
+
+// escapedSlash reports a "%2f" in the file parameter as the client sent it. echo hands out the
+// escaped form only when the request has a RawPath; without one the parameter is already
+// decoded, and a "%2f" in it is a literal "%2f" of the file name (sent as "%252f").
+func escapedSlash(c echo.Context) bool {
+	if c.Request().URL.RawPath == "" {
+		return false
+	}
+	raw := c.Param("*")
+	return strings.Contains(raw, "%2f") || strings.Contains(raw, "%2F")
 }
 
 // openArchive returns the package zip opened for reading single files,
@@ -268,187 +279,4 @@ func (w readFromWriter) ReadFrom(src io.Reader) (int64, error) {
 	n, err := io.Copy(w.Response.Writer, src)
 	w.Size += n
 	return n, err
-}
-
-// entryReader makes a zip entry seekable for http.ServeContent without
-// inflating it into memory: seeking is free, and a read at another offset
-// than the stream's re-opens (backwards) or skips ahead (forwards).
-type entryReader struct {
-	arch  *packages.Archive
-	rel   string
-	size  int64
-	pos   int64
-	rc    io.ReadCloser
-	rcPos int64
-}
-
-func (r *entryReader) Read(p []byte) (int, error) {
-	if r.pos >= r.size {
-		return 0, io.EOF
-	}
-	if r.rc == nil || r.rcPos > r.pos {
-		if r.rc != nil {
-			_ = r.rc.Close()
-		}
-		rc, _, err := r.arch.Open(r.rel)
-		if err != nil {
-			r.rc = nil
-			return 0, err
-		}
-		r.rc, r.rcPos = rc, 0
-	}
-	if r.rcPos < r.pos {
-		n, err := io.CopyN(io.Discard, r.rc, r.pos-r.rcPos)
-		r.rcPos += n
-		if err != nil {
-			return 0, err
-		}
-	}
-	if rem := r.size - r.pos; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := r.rc.Read(p)
-	r.pos += int64(n)
-	r.rcPos += int64(n)
-	if err == io.EOF && r.pos < r.size {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
-}
-
-func (r *entryReader) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = r.pos + offset
-	case io.SeekEnd:
-		abs = r.size + offset
-	default:
-		return 0, errors.New("entryReader.Seek: invalid whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("entryReader.Seek: negative position")
-	}
-	r.pos = abs
-	return abs, nil
-}
-
-func (r *entryReader) Close() error {
-	if r.rc == nil {
-		return nil
-	}
-	err := r.rc.Close()
-	r.rc = nil
-	return err
-}
-
-// archiveCache keeps recently used package zips open, reference counted so
-// that eviction never closes a file a request is still reading.
-type archiveCache struct {
-	mu    sync.Mutex
-	max   int
-	items map[string]*cachedArchive
-	lru   *list.List // front: most recently used
-}
-
-type cachedArchive struct {
-	key    string
-	ready  chan struct{}
-	arch   *packages.Archive
-	closer io.Closer
-	err    error
-	refs   int
-	gone   bool // out of the cache: close when the last reader is done
-	elem   *list.Element
-}
-
-func newArchiveCache(max int) *archiveCache {
-	return &archiveCache{max: max, items: map[string]*cachedArchive{}, lru: list.New()}
-}
-
-// acquire returns the archive for key, loading it once however many
-// requests ask at the same time. hit reports that no load was needed.
-func (c *archiveCache) acquire(ctx context.Context, key string, load func() (*packages.Archive, io.Closer, error)) (a *cachedArchive, hit bool, err error) {
-	c.mu.Lock()
-	if it, ok := c.items[key]; ok {
-		it.refs++
-		if it.elem != nil {
-			c.lru.MoveToFront(it.elem)
-		}
-		c.mu.Unlock()
-		select {
-		case <-it.ready:
-		case <-ctx.Done():
-			c.release(it)
-			return nil, false, ctx.Err()
-		}
-		if it.err != nil {
-			c.release(it)
-			return nil, false, it.err
-		}
-		return it, true, nil
-	}
-	it := &cachedArchive{key: key, ready: make(chan struct{}), refs: 1}
-	c.items[key] = it
-	c.mu.Unlock()
-
-	arch, closer, err := load()
-
-	c.mu.Lock()
-	it.arch, it.closer, it.err = arch, closer, err
-	var unused []io.Closer
-	if err != nil {
-		// Failures are not cached: the next request tries again.
-		delete(c.items, key)
-		it.gone = true
-	} else {
-		it.elem = c.lru.PushFront(it)
-		for c.lru.Len() > c.max {
-			if cl := c.evictLocked(c.lru.Back().Value.(*cachedArchive)); cl != nil {
-				unused = append(unused, cl)
-			}
-		}
-	}
-	close(it.ready)
-	c.mu.Unlock()
-	for _, cl := range unused {
-		_ = cl.Close()
-	}
-	if err != nil {
-		c.release(it)
-		return nil, false, err
-	}
-	return it, false, nil
-}
-
-// evictLocked drops it from the cache and returns its closer if nobody
-// reads it any more (to be closed outside the lock).
-func (c *archiveCache) evictLocked(it *cachedArchive) io.Closer {
-	c.lru.Remove(it.elem)
-	it.elem = nil
-	delete(c.items, it.key)
-	it.gone = true
-	if it.refs == 0 {
-		return it.closer
-	}
-	return nil
-}
-
-func (c *archiveCache) release(it *cachedArchive) {
-	c.mu.Lock()
-	it.refs--
-	closeNow := it.refs == 0 && it.gone && it.closer != nil
-	c.mu.Unlock()
-	if closeNow {
-		_ = it.closer.Close()
-	}
-}
-
-// Len reports the open archives (tests).
-func (c *archiveCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
 }

@@ -190,14 +190,17 @@ func TestRanges(t *testing.T) {
 		t.Errorf("If-Range mismatch: %d", w.Code)
 	}
 
-	// Files inside the zip: ranges at any offset (forward and backward
-	// seeks over a deflated entry), Last-Modified from the entry.
+	// Files inside the zip: ranges of a deflated entry in ascending order
+	// (ranges.go has the policy), Last-Modified from the entry.
 	const file = "/package/acme_logs/1.2.0/changelog.yml"
 	full := ts.get(file).Body.String()
 	if full != "- version: 1.2.0\n  changes: []\n" {
 		t.Fatalf("file: %q", full)
 	}
-	w = ts.get(file, "Range", "bytes=20-24,2-8")
+	if w := ts.get(file, "Range", "bytes=20-24,2-8"); w.Code != 200 || w.Body.String() != full {
+		t.Errorf("descending ranges of a deflated file: %d, want the whole file", w.Code)
+	}
+	w = ts.get(file, "Range", "bytes=2-8,20-24")
 	mt, params, _ = mime.ParseMediaType(w.Header().Get("Content-Type"))
 	if w.Code != 206 || mt != "multipart/byteranges" {
 		t.Fatalf("file multipart: %d", w.Code)
@@ -212,7 +215,7 @@ func TestRanges(t *testing.T) {
 		b, _ := io.ReadAll(p)
 		parts = append(parts, string(b))
 	}
-	if !reflect.DeepEqual(parts, []string{full[20:25], full[2:9]}) {
+	if !reflect.DeepEqual(parts, []string{full[2:9], full[20:25]}) {
 		t.Errorf("file parts %q", parts)
 	}
 	if w := ts.get(file, "Range", "bytes=-5"); w.Code != 206 || w.Body.String() != full[len(full)-5:] {
@@ -235,33 +238,70 @@ func TestRanges(t *testing.T) {
 
 func TestEntryReader(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789abcdef"), 5000)
-	s := packagetest.Spec{Name: "big", Version: "1.0.0", ExtraFiles: map[string][]byte{"data/big.bin": content}}
-	a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &entryReader{arch: a, rel: "data/big.bin", size: int64(len(content))}
-	defer r.Close()
-	for _, tc := range []struct{ off, n int64 }{{0, 10}, {70000, 100}, {5, 7}, {79990, 10}, {40000, 30000}, {0, 80000}} {
-		if _, err := r.Seek(tc.off, io.SeekStart); err != nil {
+	size := int64(len(content))
+	for _, stored := range []bool{false, true} {
+		s := packagetest.Spec{Name: "big", Version: "1.0.0", Uncompressed: stored, ExtraFiles: map[string][]byte{"data/big.bin": content}}
+		a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
+		if err != nil {
 			t.Fatal(err)
 		}
-		got := make([]byte, tc.n)
-		if _, err := io.ReadFull(r, got); err != nil {
-			t.Fatalf("read at %d: %v", tc.off, err)
+		fe, _ := a.Lookup("data/big.bin")
+		if fe.Stored() != stored {
+			t.Fatalf("Stored() = %v", fe.Stored())
 		}
-		if !bytes.Equal(got, content[tc.off:tc.off+tc.n]) {
-			t.Errorf("wrong bytes at %d", tc.off)
+		r := openEntry(context.Background(), a, fe)
+		// What http.ServeContent does: sniff, seek back, then ranges forward.
+		for _, tc := range []struct{ off, n int64 }{{0, 512}, {0, 10}, {5, 7}, {40000, 30000}, {70000, 100}, {79990, 10}} {
+			if _, err := r.Seek(tc.off, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, tc.n)
+			if _, err := io.ReadFull(r, got); err != nil {
+				t.Fatalf("stored=%v: read at %d: %v", stored, tc.off, err)
+			}
+			if !bytes.Equal(got, content[tc.off:tc.off+tc.n]) {
+				t.Errorf("stored=%v: wrong bytes at %d", stored, tc.off)
+			}
 		}
-	}
-	if n, _ := r.Seek(0, io.SeekEnd); n != int64(len(content)) {
-		t.Errorf("size %d", n)
-	}
-	if _, err := r.Read(make([]byte, 1)); err != io.EOF {
-		t.Errorf("read at end: %v", err)
-	}
-	if _, err := r.Seek(-1, io.SeekStart); err == nil {
-		t.Error("negative seek accepted")
+		if n, _ := r.Seek(0, io.SeekEnd); n != size {
+			t.Errorf("size %d", n)
+		}
+		if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("read at end: %v", err)
+		}
+		if _, err := r.Seek(-1, io.SeekStart); err == nil {
+			t.Error("negative seek accepted")
+		}
+		_ = r.Close()
+
+		// Reading last byte first: a stored entry seeks, a deflated one
+		// stops once it would inflate more than its size and the slack.
+		r = openEntry(context.Background(), a, fe)
+		var budgetErr error
+		for off := size - 1; off >= 0 && budgetErr == nil; off -= size / 16 {
+			r.Seek(off, io.SeekStart)
+			if _, budgetErr = r.Read(make([]byte, 1)); budgetErr == io.EOF { // with the last byte
+				budgetErr = nil
+			}
+		}
+		if stored && budgetErr != nil {
+			t.Errorf("stored: backward reads failed: %v", budgetErr)
+		}
+		if !stored && !errors.Is(budgetErr, errInflateBudget) {
+			t.Errorf("deflated: backward reads never hit the budget: %v", budgetErr)
+		}
+		_ = r.Close()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		r = openEntry(ctx, a, fe)
+		if _, err := r.Read(make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := r.Read(make([]byte, 10)); !errors.Is(err, context.Canceled) {
+			t.Errorf("stored=%v: read after cancel: %v", stored, err)
+		}
+		_ = r.Close()
 	}
 }
 
@@ -292,7 +332,7 @@ func TestArchiveCache(t *testing.T) {
 			t.Errorf("%s: %d", v, w.Code)
 		}
 	}
-	if n := ts.archives.Len(); n != 2 {
+	if n, _ := ts.archives.Len(); n != 2 {
 		t.Errorf("%d archives open, want the bound 2", n)
 	}
 	if n := ts.blobs.openCount(rec.Zip.Digest); n != 2 {
@@ -300,7 +340,7 @@ func TestArchiveCache(t *testing.T) {
 	}
 
 	// Eviction while a reader holds the archive defers the close.
-	c := newArchiveCache(1)
+	c := newArchiveCache(1, 1<<30)
 	closed := 0
 	load := func() (*packages.Archive, io.Closer, error) {
 		return &packages.Archive{}, closerFunc(func() { closed++ }), nil
@@ -322,21 +362,108 @@ func TestArchiveCache(t *testing.T) {
 	if _, hit, err := c.acquire(context.Background(), "x", load); err != nil || hit {
 		t.Errorf("retry after failure: hit=%v err=%v", hit, err)
 	}
-	// A waiter whose request ends stops waiting.
-	block := make(chan struct{})
+	// A waiter whose request ends stops waiting. The load runs once the
+	// entry is in the cache, so the second acquire below finds it loading.
+	block, loading := make(chan struct{}), make(chan struct{})
 	go func() {
 		_, _, _ = c.acquire(context.Background(), "slow", func() (*packages.Archive, io.Closer, error) {
+			close(loading)
 			<-block
 			return &packages.Archive{}, nil, nil
 		})
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-loading
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := c.acquire(ctx, "slow", load); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled waiter: %v", err)
 	}
 	close(block)
+}
+
+// The archive cache is bounded by the heap its archives hold, not only by
+// their count: many-entry packages evict others.
+func TestArchiveCacheBytes(t *testing.T) {
+	open := func(files int) *packages.Archive {
+		s := packagetest.Spec{Name: "many", Version: "1.0.0", Uncompressed: true, ExtraFiles: map[string][]byte{}}
+		for i := 0; i < files; i++ {
+			s.ExtraFiles[fmt.Sprintf("kibana/tag/%05d.json", i)] = []byte("{}")
+		}
+		a, err := packages.OpenArchiveBytes(packagetest.Build(s), packages.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	small, big := open(10), open(500)
+	sc, bc := small.MemoryCost(), big.MemoryCost()
+	if sc <= 0 || bc < 10*sc {
+		t.Fatalf("costs: small %d, big %d", sc, bc)
+	}
+	closed := map[string]bool{}
+	loader := func(key string, a *packages.Archive) func() (*packages.Archive, io.Closer, error) {
+		return func() (*packages.Archive, io.Closer, error) {
+			return a, closerFunc(func() { closed[key] = true }), nil
+		}
+	}
+	c := newArchiveCache(64, bc+2*sc) // room for the big one and two small ones
+	get := func(key string, a *packages.Archive) {
+		t.Helper()
+		it, _, err := c.acquire(context.Background(), key, loader(key, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.release(it)
+	}
+	check := func(what string, n int, bytes int64, gone ...string) {
+		t.Helper()
+		if gotN, gotBytes := c.Len(); gotN != n || gotBytes != bytes {
+			t.Errorf("%s: %d archives, %d bytes; want %d, %d", what, gotN, gotBytes, n, bytes)
+		}
+		for _, k := range gone {
+			if !closed[k] {
+				t.Errorf("%s: %s not evicted and closed", what, k)
+			}
+		}
+	}
+	get("s1", small)
+	get("s2", small)
+	get("b1", big)
+	check("big and two small fit", 3, bc+2*sc)
+	get("s3", small) // over by one small: the least recently used goes
+	check("one more small", 3, bc+2*sc, "s1")
+	get("b2", big) // evicts from the back until it fits: s2, then b1
+	check("second big", 2, bc+sc, "s2", "b1")
+	if closed["s3"] {
+		t.Error("s3 evicted although the cache had room for it")
+	}
+	// An archive larger than the whole budget is not kept.
+	tiny := newArchiveCache(64, sc)
+	it, _, err := tiny.acquire(context.Background(), "huge", loader("huge", big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, b := tiny.Len(); n != 0 || b != 0 || closed["huge"] {
+		t.Errorf("over-budget archive: %d cached, %d bytes, closed while in use %v", n, b, closed["huge"])
+	}
+	tiny.release(it)
+	if !closed["huge"] {
+		t.Error("over-budget archive not closed after its request")
+	}
+
+	// Config.OpenArchiveBytes reaches the server's cache.
+	cfg := DefaultConfig()
+	cfg.OpenArchiveBytes = 1
+	ts := newTestServer(t, cfg, false)
+	if w := ts.get("/package/acme_logs/1.2.0/docs/README.md"); w.Code != 200 {
+		t.Fatalf("file with a 1-byte archive budget: %d", w.Code)
+	}
+	if n, b := ts.archives.Len(); n != 0 || b != 0 {
+		t.Errorf("1-byte budget keeps %d archives, %d bytes", n, b)
+	}
+	if _, err := New(Config{OpenArchiveBytes: -1}, nil, nil, nil); err == nil {
+		t.Error("negative OpenArchiveBytes accepted")
+	}
 }
 
 func TestMetrics(t *testing.T) {

@@ -10,17 +10,20 @@ import (
 // metrics keeps EPR's metric names (epr-api.md §9) so dashboards built for
 // EPR keep working, plus a few of our own.
 type metrics struct {
-	inFlight  prometheus.Gauge
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	reqSize   *prometheus.HistogramVec
-	respSize  *prometheus.HistogramVec
-	storage   *prometheus.CounterVec
-	indexed   prometheus.Gauge
-	revision  prometheus.Gauge
-	mockMode  prometheus.Gauge
-	cacheHit  prometheus.Counter // nil unless the Blobs report cache use
-	cacheMiss prometheus.Counter
+	inFlight prometheus.Gauge
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	reqSize  *prometheus.HistogramVec
+	respSize *prometheus.HistogramVec
+	storage  *prometheus.CounterVec
+	indexed  prometheus.Gauge
+	revision prometheus.Gauge
+	mockMode prometheus.Gauge
+	// rangesIgnored counts Range headers on package files answered with the
+	// whole file (ranges.go), by reason.
+	rangesIgnored *prometheus.CounterVec
+	cacheHit      prometheus.Counter // nil unless the Blobs report cache use
+	cacheMiss     prometheus.Counter
 }
 
 var sizeBuckets = []float64{16, 32, 64, 128, 256, 512, 1024, 64 << 10, 256 << 10}
@@ -47,12 +50,15 @@ func newMetrics(reg prometheus.Registerer, version, instance string, blobCache b
 			Help: "Last index (key-value) revision this replica applied."}),
 		mockMode: prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_mock_mode",
 			Help: "1 while the built-in mock packages are served because the index is empty."}),
+		rangesIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "epr_ignored_ranges_total",
+			Help: "Range headers on package files answered with the whole file: too_many ranges, or unordered ones on a compressed file."},
+			[]string{"reason"}),
 	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "epr_service_info",
 		Help: "Service version and instance."}, []string{"version", "instance"})
 	info.WithLabelValues(version, instance).Set(1)
 	cs := []prometheus.Collector{info, m.inFlight, m.requests, m.duration, m.reqSize, m.respSize,
-		m.storage, m.indexed, m.revision, m.mockMode}
+		m.storage, m.indexed, m.revision, m.mockMode, m.rangesIgnored}
 	if blobCache {
 		m.cacheHit = prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_blob_cache_hits_total",
 			Help: "Blob opens served from the local disk cache."})

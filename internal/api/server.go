@@ -111,7 +111,7 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 	}
 	s := &Server{
 		cfg: cfg, log: log, blobs: blobs, metrics: m,
-		archives: newArchiveCache(cfg.OpenArchives),
+		archives: newArchiveCache(cfg.OpenArchives, cfg.OpenArchiveBytes),
 		ccIndex:  cacheControl(cfg.CacheTimeIndex),
 		ccSearch: cacheControl(cfg.CacheTimeSearch),
 		ccCats:   cacheControl(cfg.CacheTimeCategories),

@@ -215,6 +215,10 @@ func TestErrors(t *testing.T) {
 		errCase("unclean path", "/package/acme_logs/1.2.0/docs/../manifest.yml", 404, "resource not found", wantNoStore),
 		errCase("double slash", "/package/acme_logs/1.2.0//manifest.yml", 404, "resource not found", wantNoStore),
 		errCase("inner double slash", "/package/acme_logs/1.2.0/docs//README.md", 404, "resource not found", wantNoStore),
+		// An escaped slash would give docs/README.md a second URL.
+		errCase("escaped slash", "/package/acme_logs/1.2.0/docs%2fREADME.md", 404, "resource not found", wantNoStore),
+		errCase("escaped slash upper", "/package/acme_logs/1.2.0/docs%2FREADME.md", 404, "resource not found", wantNoStore),
+		errCase("escaped slash dir", "/package/acme_logs/1.2.0/data_stream%2Faccess/manifest.yml", 404, "resource not found", wantNoStore),
 		errCase("no artifact", "/epr/acme_logs/acme_logs-9.9.9.zip", 404, "artifact not found", wantNoStore),
 		errCase("no signature", "/epr/acme_logs/acme_logs-9.9.9.zip.sig", 404, "signature file not found", wantNoStore),
 		errCase("unsigned", "/epr/acme_logs/acme_logs-1.1.0.zip.sig", 404, "signature file not found", wantNoStore),
