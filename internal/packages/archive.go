@@ -126,11 +126,17 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		if zf.UncompressedSize64 > uint64(lim.MaxUncompressed) || declared > uint64(lim.MaxUncompressed) {
 			return nil, reject(RuleTooLargeUncompressed, fmt.Sprintf("zip declares more than %d uncompressed bytes", lim.MaxUncompressed))
 		}
+		if zf.UncompressedSize64 > RatioCheckEntrySize && zf.UncompressedSize64 > uint64(lim.MaxEntryRatio)*max(zf.CompressedSize64, 1) {
+			return nil, reject(RuleCompressionRatio, fmt.Sprintf("zip entry %q inflates %d bytes to %d, more than %d times", name, zf.CompressedSize64, zf.UncompressedSize64, lim.MaxEntryRatio))
+		}
 		e := &FileEntry{Rel: rel, Size: int64(zf.UncompressedSize64), Modified: zf.Modified, zf: zf}
 		a.files[rel] = e
 		if path.Base(rel) != ".DS_Store" {
 			a.assets = append(a.assets, e)
 		}
+	}
+	if declared > RatioCheckArchiveSize && declared > uint64(lim.MaxArchiveRatio)*uint64(max(size, 1)) {
+		return nil, reject(RuleCompressionRatio, fmt.Sprintf("zip of %d bytes declares %d uncompressed bytes, more than %d times its size", size, declared, lim.MaxArchiveRatio))
 	}
 	sort.Slice(a.assets, func(i, j int) bool {
 		di, dj := strings.Count(a.assets[i].Rel, "/"), strings.Count(a.assets[j].Rel, "/")

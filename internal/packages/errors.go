@@ -14,6 +14,7 @@ const (
 	RuleZipTooLarge          Rule = "zip_too_large"
 	RuleTooManyEntries       Rule = "too_many_entries"
 	RuleTooLargeUncompressed Rule = "uncompressed_too_large"
+	RuleCompressionRatio     Rule = "compression_ratio"
 	RuleManifestTooLarge     Rule = "manifest_too_large"
 	RuleInvalidZip           Rule = "invalid_zip"
 	RuleUnsafePath           Rule = "unsafe_path"
