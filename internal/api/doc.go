@@ -1,4 +1,4 @@
-// Package api owns the EPR-compatible HTTP API (docs epr-api.md): the echo
+// Package api owns the EPR-compatible HTTP API (docs/epr-api.md): the echo
 // routes and handlers, the in-memory query index built from index records
 // (Catalog), the response cache of /search, /categories and
 // /package/<n>/<v>/, blob and static-file serving, the mock fallback used

@@ -2,7 +2,8 @@ package packages
 
 import "sort"
 
-// Category is an entry of the project's category table (reference-tables.md).
+// Category is an entry of the project's category table (categoryTable; /categories
+// reports its titles and parents, docs/epr-api.md §3).
 // Parent is "" for a top-level category; subcategories are one level deep.
 type Category struct {
 	ID     string
@@ -10,8 +11,9 @@ type Category struct {
 	Parent string
 }
 
-// categoryTable is ordered as in reference-tables.md so that the source is
-// easy to compare with the document; Categories returns it sorted by id.
+// categoryTable is the project's source of truth for category ids, titles
+// and parents; keep its order stable so changes are easy to review.
+// Categories returns it sorted by id.
 var categoryTable = []Category{
 	{ID: "aws", Title: "AWS", Parent: ""},
 	{ID: "azure", Title: "Azure", Parent: ""},
