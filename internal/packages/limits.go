@@ -57,23 +57,19 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxZipSize <= 0 {
-		l.MaxZipSize = d.MaxZipSize
-	}
-	if l.MaxEntries <= 0 {
-		l.MaxEntries = d.MaxEntries
-	}
-	if l.MaxUncompressed <= 0 {
-		l.MaxUncompressed = d.MaxUncompressed
-	}
-	if l.MaxManifestSize <= 0 {
-		l.MaxManifestSize = d.MaxManifestSize
-	}
-	if l.MaxEntryRatio <= 0 {
-		l.MaxEntryRatio = d.MaxEntryRatio
-	}
-	if l.MaxArchiveRatio <= 0 {
-		l.MaxArchiveRatio = d.MaxArchiveRatio
-	}
+	l.MaxZipSize = positiveOr(l.MaxZipSize, d.MaxZipSize)
+	l.MaxEntries = positiveOr(l.MaxEntries, d.MaxEntries)
+	l.MaxUncompressed = positiveOr(l.MaxUncompressed, d.MaxUncompressed)
+	l.MaxManifestSize = positiveOr(l.MaxManifestSize, d.MaxManifestSize)
+	l.MaxEntryRatio = positiveOr(l.MaxEntryRatio, d.MaxEntryRatio)
+	l.MaxArchiveRatio = positiveOr(l.MaxArchiveRatio, d.MaxArchiveRatio)
 	return l
+}
+
+// positiveOr is v, or def when v is zero or negative (a limit can't be).
+func positiveOr[T int | int64](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }

@@ -91,11 +91,6 @@ func (l *Listener) SetTimeouts(t Timeouts) {
 	l.srv.IdleTimeout = pick(t.Idle, d.Idle)
 }
 
-// Timeouts reports the timeouts the listener serves with.
-func (l *Listener) Timeouts() Timeouts {
-	return Timeouts{ReadHeader: l.srv.ReadHeaderTimeout, Read: l.srv.ReadTimeout, Write: l.srv.WriteTimeout, Idle: l.srv.IdleTimeout}
-}
-
 // Addr is the bound address.
 func (l *Listener) Addr() string { return l.ln.Addr().String() }
 
