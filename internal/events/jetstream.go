@@ -179,14 +179,37 @@ func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
 		if err != nil {
 			return err
 		}
-		pctx, cancel := context.WithTimeout(ctx, p.timeout)
-		_, err = p.js.Publish(pctx, Subject(e.Repository), data, jetstream.WithMsgID(e.ID))
-		cancel()
-		if err != nil {
+		if err := p.publish(ctx, Subject(e.Repository), data, e.ID); err != nil {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
 	return nil
+}
+
+// publishAttempt bounds one try at publishing. While a NATS cluster elects a new leader for the
+// stream a publish goes unanswered; short attempts within the publish timeout answer the sender
+// soon after the election instead of making it wait for its own retry back-off. The message id
+// makes a repeated attempt harmless: the stream stores the event once.
+var publishAttempt = time.Second
+
+func (p *Publisher) publish(ctx context.Context, subject string, data []byte, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		actx, acancel := context.WithTimeout(ctx, publishAttempt)
+		_, err := p.js.Publish(actx, subject, data, jetstream.WithMsgID(id))
+		acancel()
+		if err == nil || ctx.Err() != nil || !p.conn.IsConnected() {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 250*time.Millisecond)
+	}
 }
 
 // Handler handles one event. A nil error acknowledges it; an error has it redelivered after the
@@ -236,8 +259,17 @@ func Consume(ctx context.Context, c jetstream.Consumer, log *slog.Logger, h Hand
 			}
 			_ = msg.Ack()
 		}()
-	})
+	}, jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 }
+
+// A pull request lives on the consumer's leader. When that node dies the request dies with it
+// and nothing tells the client, which learns of it only from missing heartbeats: with the
+// defaults (30 s pulls, 15 s heartbeats) events would wait half a minute after a failover.
+// Two missed heartbeats renew the pull.
+var (
+	pullExpiry    = 5 * time.Second
+	pullHeartbeat = 500 * time.Millisecond
+)
 
 // keepInProgress extends msg's ack deadline every interval until the returned stop is called.
 func keepInProgress(msg jetstream.Msg, interval time.Duration) (stop func()) {

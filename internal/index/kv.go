@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -91,24 +93,77 @@ func (b *Bucket) Put(ctx context.Context, key string, encoded []byte) error {
 		}
 		value, _ = json.Marshal(pointer{Object: key})
 	}
-	if cur, err := b.kv.Get(ctx, key); err == nil && bytes.Equal(cur.Value(), value) && len(encoded) <= b.maxInline {
+	return retryTransient(ctx, func(ctx context.Context) error {
+		if cur, err := b.kv.Get(ctx, key); err == nil && bytes.Equal(cur.Value(), value) && len(encoded) <= b.maxInline {
+			return nil
+		}
+		if _, err := b.kv.Put(ctx, key, value); err != nil {
+			return fmt.Errorf("put record %s: %w", key, err)
+		}
 		return nil
-	}
-	if _, err := b.kv.Put(ctx, key, value); err != nil {
-		return fmt.Errorf("put record %s: %w", key, err)
-	}
-	return nil
+	})
 }
 
 // Delete removes key. Deleting an absent key is not an error.
 func (b *Bucket) Delete(ctx context.Context, key string) error {
-	if _, err := b.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+	return retryTransient(ctx, func(ctx context.Context) error {
+		if _, err := b.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if err := b.kv.Delete(ctx, key); err != nil {
+			return fmt.Errorf("delete record %s: %w", key, err)
+		}
 		return nil
+	})
+}
+
+// Bounds of a write's retries. While a NATS cluster elects a new leader for the bucket's stream
+// a write goes unanswered; giving up would hand the event back to JetStream, which redelivers it
+// only after its back-off (1 s, then 5 s). Short attempts retried here resume within about
+// writeAttemptTimeout of the election instead.
+var (
+	writeAttemptTimeout = 500 * time.Millisecond
+	writeBudget         = 20 * time.Second
+)
+
+// retryTransient runs write with a bounded time per attempt, again while it fails the way an
+// unreachable or leaderless stream makes it fail, for at most writeBudget.
+func retryTransient(ctx context.Context, write func(context.Context) error) error {
+	deadline := time.Now().Add(writeBudget)
+	delay := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, writeAttemptTimeout)
+		err := write(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 500*time.Millisecond)
 	}
-	if err := b.kv.Delete(ctx, key); err != nil {
-		return fmt.Errorf("delete record %s: %w", key, err)
-	}
-	return nil
+}
+
+// transient reports whether err is what a write meets while its stream has no leader or the
+// connection is moving to another server, as opposed to a refusal that a retry cannot change.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		isUnavailable(err)
+}
+
+// isUnavailable matches JetStream's "unavailable" API errors (503), which it answers while a
+// stream's raft group has no quorum.
+func isUnavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // Has reports whether key is in the bucket, without reading a large record's object.

@@ -38,27 +38,51 @@ type Follower struct {
 	Reconnects func() uint64
 }
 
-var errReconnected = errors.New("reconnected to NATS")
+var (
+	errReconnected = errors.New("reconnected to NATS")
+	errLeaderMoved = errors.New("the bucket's stream has a new leader")
+)
+
+// Timings of the follower on a NATS cluster. The watch's consumer lives on one node; when that
+// node dies the watch goes silent without an error until its heartbeats time out (about 10 s),
+// so the follower asks the bucket's status itself and re-watches as soon as the leader changes.
+// Each question is bounded, so a cluster that is electing costs a retry, not a 5 s wait.
+var (
+	leaderCheckInterval = 250 * time.Millisecond
+	statusTimeout       = 500 * time.Millisecond
+	minRetryDelay       = 100 * time.Millisecond
+	maxRetryDelay       = time.Second
+)
 
 const maxBatch = 500
 
-// Run follows the bucket until ctx ends, re-establishing the watch after failures.
+// Run follows the bucket until ctx ends, re-establishing the watch after failures: at once
+// after a reconnect or a leader change, otherwise after a delay growing from minRetryDelay to
+// maxRetryDelay (a cluster electing a leader answers again within a second or two).
 func (f *Follower) Run(ctx context.Context) error {
+	delay := minRetryDelay
 	for {
 		err := f.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, errReconnected) {
+		switch {
+		case errors.Is(err, errReconnected):
 			f.Log.Info("resuming the index watch after a NATS reconnect")
+			delay = minRetryDelay
+			continue
+		case errors.Is(err, errLeaderMoved):
+			f.Log.Info("resuming the index watch on the bucket's new leader")
+			delay = minRetryDelay
 			continue
 		}
-		f.Log.Warn("index watch interrupted; retrying", "err", err)
+		f.Log.Warn("index watch interrupted; retrying", "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, maxRetryDelay)
 	}
 }
 
@@ -67,9 +91,16 @@ func (f *Follower) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Creating a watch on a stream without a leader waits 5 s for an answer; a bounded status
+	// request first makes an election a short retry instead.
+	status, err := f.status(ctx)
+	if err != nil {
+		return err
+	}
+	leader, replicated := status.leader, status.replicated
 	var opts []jetstream.WatchOpt
 	if rev > 0 {
-		if last, ok := f.lastRevision(ctx); ok && last < rev {
+		if last := status.lastSeq; last < rev {
 			// The bucket is older than our replica (recreated): start again from scratch.
 			f.Log.Warn("index bucket revision went backwards; re-reading it", "stored", rev, "bucket", last)
 			if err := f.DB.ReplacePackages(nil, 0); err != nil {
@@ -84,28 +115,34 @@ func (f *Follower) follow(ctx context.Context) error {
 	if rev > 0 {
 		opts = append(opts, jetstream.ResumeFromRevision(rev+1))
 	}
-	w, err := f.Bucket.kv.WatchAll(ctx, opts...)
+	// The watch lives as long as wctx; cancelling it unsubscribes without waiting for the
+	// server to delete the consumer, which on a cluster that lost a node waits on an election.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	w, err := f.Bucket.kv.WatchAll(wctx, opts...)
 	if err != nil {
 		return err
 	}
-	defer w.Stop()
 	updates := w.Updates()
 	var reconnects uint64
-	var tick <-chan time.Time
 	if f.Reconnects != nil {
 		reconnects = f.Reconnects()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		tick = t.C
 	}
+	tick := time.NewTicker(leaderCheckInterval)
+	defer tick.Stop()
 	for {
 		var first jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick:
-			if f.Reconnects() != reconnects {
+		case <-tick.C:
+			if f.Reconnects != nil && f.Reconnects() != reconnects {
 				return errReconnected
+			}
+			if replicated {
+				if st, err := f.status(ctx); err == nil && st.leader != leader {
+					return errLeaderMoved
+				}
 			}
 			continue
 		case e, ok := <-updates:
@@ -149,16 +186,33 @@ func (f *Follower) follow(ctx context.Context) error {
 	}
 }
 
-func (f *Follower) lastRevision(ctx context.Context) (uint64, bool) {
+// bucketStatus is what the follower needs to know of the bucket's stream.
+type bucketStatus struct {
+	// leader is the node leading the stream.
+	leader string
+	// replicated is whether the stream has replicas, that is a leader that can move while this
+	// connection stays up; an R1 stream moves only with a reconnect.
+	replicated bool
+	lastSeq    uint64
+}
+
+func (f *Follower) status(ctx context.Context) (bucketStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
 	st, err := f.Bucket.kv.Status(ctx)
 	if err != nil {
-		return 0, false
+		return bucketStatus{}, err
 	}
 	bs, ok := st.(*jetstream.KeyValueBucketStatus)
 	if !ok {
-		return 0, false
+		return bucketStatus{}, errors.New("unexpected bucket status type")
 	}
-	return bs.StreamInfo().State.LastSeq, true
+	info := bs.StreamInfo()
+	s := bucketStatus{lastSeq: info.State.LastSeq, replicated: info.Config.Replicas > 1}
+	if info.Cluster != nil {
+		s.leader = info.Cluster.Leader
+	}
+	return s, nil
 }
 
 func (f *Follower) apply(ctx context.Context, batch []jetstream.KeyValueEntry) error {

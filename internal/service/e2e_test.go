@@ -63,12 +63,22 @@ func testLogger(t *testing.T) *slog.Logger {
 // them up.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	return startStackWith(t, process.Timeouts{}, WebhookOptions{Token: testToken})
+	return startStackWith(t, stackOptions{hooks: WebhookOptions{Token: testToken}})
 }
 
-// startStackWith is startStack with the API listener's timeouts and the webhook options given.
-func startStackWith(t *testing.T, timeouts process.Timeouts, hooks WebhookOptions) *stack {
+// stackOptions vary a test stack: the API listener's timeouts, the webhook options, and an
+// external NATS (a cluster) with the replica count its resources get.
+type stackOptions struct {
+	timeouts process.Timeouts
+	hooks    WebhookOptions
+	natsURL  string
+	replicas int
+}
+
+// startStackWith is startStack with the options given.
+func startStackWith(t *testing.T, o stackOptions) *stack {
 	t.Helper()
+	timeouts, hooks := o.timeouts, o.hooks
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fwd := &forwarder{}
@@ -105,9 +115,10 @@ func startStackWith(t *testing.T, timeouts process.Timeouts, hooks WebhookOption
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
-		API:     APIOptions{Config: cfg, Registry: regCfg},
-		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages"},
+		API:     APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
+		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Stream: events.StreamOptions{Replicas: o.replicas}},
 		DataDir: dataDir,
+		NATSURL: o.natsURL,
 		Webhook: hooks,
 		Log:     log,
 	})

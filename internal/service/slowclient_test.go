@@ -98,7 +98,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			return ln.Addr(), "/health"
 		}},
 		{"all-in-one", func(t *testing.T) (string, string) {
-			s := startStackWith(t, listener, hooks)
+			s := startStackWith(t, stackOptions{timeouts: listener, hooks: hooks})
 			return strings.TrimPrefix(s.base, "http://"), "/search"
 		}},
 	}
