@@ -133,7 +133,7 @@ func (b CacheBlobs) Fetch(ctx context.Context, repository string, desc ocispec.D
 
 // storedRecord is the record parsed earlier from digest for key.
 func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
-	ms, ok, err := ix.cfg.DB.Manifest(digest + " " + key)
+	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestKey(digest, key))
 	if err != nil || !ok {
 		return nil, err
 	}

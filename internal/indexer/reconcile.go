@@ -140,7 +140,7 @@ func (r *run) resolveTag(tag, name, version string, prev store.TagState, known b
 	}
 	// The same content under another name or version is a different question (it is rejected
 	// there), so what a digest produced is remembered per claimed identity.
-	parsedAs := digest + " " + index.Key(name, version)
+	parsedAs := store.ManifestKey(digest, index.Key(name, version))
 	ms, seen, err := ix.cfg.DB.Manifest(parsedAs)
 	if err != nil {
 		return tagOutcome{}, err

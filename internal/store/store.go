@@ -230,6 +230,11 @@ func (db *DB) SetTags(repository string, tags map[string]TagState) error {
 	})
 }
 
+// ManifestKey is the key Manifest and PutManifest take: what a manifest digest produced is
+// remembered per claimed identity (index.Key of name and version), because the same content
+// under another name or version is a different question.
+func ManifestKey(digest, packageKey string) string { return digest + " " + packageKey }
+
 // Manifest returns what parsing digest produced, if it was parsed.
 func (db *DB) Manifest(digest string) (ManifestState, bool, error) {
 	var s ManifestState
