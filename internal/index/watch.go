@@ -50,6 +50,7 @@ var (
 var (
 	leaderCheckInterval = 250 * time.Millisecond
 	statusTimeout       = 500 * time.Millisecond
+	watchStartTimeout   = time.Second
 	minRetryDelay       = 100 * time.Millisecond
 	maxRetryDelay       = time.Second
 )
@@ -119,7 +120,7 @@ func (f *Follower) follow(ctx context.Context) error {
 	// server to delete the consumer, which on a cluster that lost a node waits on an election.
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	w, err := f.Bucket.kv.WatchAll(wctx, opts...)
+	w, err := f.startWatch(wctx, opts)
 	if err != nil {
 		return err
 	}
@@ -183,6 +184,27 @@ func (f *Follower) follow(ctx context.Context) error {
 			r, _ := f.DB.KVRevision()
 			f.OnSynced(r)
 		}
+	}
+}
+
+// startWatch creates the watch, giving up after watchStartTimeout: the client library waits 5 s
+// for a consumer that a node stepping down never creates, and its wait cannot be shortened
+// without also ending the watch. Giving up cancels ctx, which ends a watch created late.
+func (f *Follower) startWatch(ctx context.Context, opts []jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	type started struct {
+		w   jetstream.KeyWatcher
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		w, err := f.Bucket.kv.WatchAll(ctx, opts...)
+		ch <- started{w, err}
+	}()
+	select {
+	case s := <-ch:
+		return s.w, s.err
+	case <-time.After(watchStartTimeout):
+		return nil, errors.New("the index watch did not start in time")
 	}
 }
 
