@@ -93,7 +93,9 @@ func writeJSON(t *testing.T, path string, v any) string {
 	return path
 }
 
-func b64(user, pass string) string { return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)) }
+func b64(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+}
 
 // authRegistry is a real distribution registry with one access controller, and a package
 // pushed to packages/nginx:1.20.0 with writer credentials.
@@ -168,7 +170,9 @@ func TestDockerConfigCredentials(t *testing.T) {
 		wantHelp string // helper that must have been asked, if any
 	}{
 		{name: "auths with auth", kinds: []string{"htpasswd", "token"},
-			config: func(h string) any { return map[string]any{"auths": map[string]any{h: map[string]string{"auth": b64("reader", readerPass)}}} }},
+			config: func(h string) any {
+				return map[string]any{"auths": map[string]any{h: map[string]string{"auth": b64("reader", readerPass)}}}
+			}},
 		{name: "auths keyed by URL", kinds: []string{"htpasswd"},
 			config: func(h string) any {
 				return map[string]any{"auths": map[string]any{"https://" + h + "/": map[string]string{"auth": b64("reader", readerPass)}}}
