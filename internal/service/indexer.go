@@ -68,6 +68,15 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	if err != nil {
 		return nil, err
 	}
+	// Repositories as the registry serves them ("nginx" on Docker Hub is "library/nginx"), so
+	// that records, events and listings all name one repository the same way.
+	opts.Repository = client.CanonicalRepository(opts.Repository)
+	repos := make([]string, len(opts.Repositories))
+	for i, r := range opts.Repositories {
+		repos[i] = client.CanonicalRepository(r)
+	}
+	opts.Repositories = repos
+	opts.Log.Info("registry client", "registry", client.Host(), "credentials", client.Credentials())
 	cache, err := oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes)
 	if err != nil {
 		return nil, err
