@@ -186,9 +186,11 @@ type Client struct {
 	auth     *auth.Client // what oras-go sends every registry request through
 	ua       string
 
-	mu      sync.Mutex // guards decided and plain, set once by the scheme probe
+	mu      sync.Mutex // guards decided and plain, set once by the scheme probe, and zot
 	decided bool
 	plain   bool
+	zot     zotState
+	now     func() time.Time
 }
 
 // New returns a client for cfg.Registry. It does not contact the registry.
@@ -239,6 +241,7 @@ func New(cfg Config) (*Client, error) {
 		mode:     addr.mode,
 		endpoint: addr.endpoint,
 		creds:    creds,
+		now:      time.Now,
 		pageSize: cfg.PageSize,
 		base:     base,
 		auth:     ac,

@@ -92,6 +92,19 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	return s, nil
 }
 
+// tagDigests adapts the registry client's search (Zot) to what the indexer asks of it.
+func (s *Indexer) tagDigests(ctx context.Context, repository string) (map[string]string, error) {
+	found, err := s.client.SearchTagDigests(ctx, repository)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(found))
+	for tag, d := range found {
+		out[tag] = d.Digest.String()
+	}
+	return out, nil
+}
+
 // Ready reports whether events are being consumed.
 func (s *Indexer) Ready() bool { return s.ready.Load() }
 
@@ -139,7 +152,8 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
 		DB:           s.db,
 		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
-		Catalog:      s.client.Catalog,
+		Catalog:      s.client.Repositories,
+		TagDigests:   s.tagDigests,
 		Repositories: s.opts.Repositories,
 		Parallelism:  s.opts.Parallelism,
 		Debounce:     10 * time.Millisecond,
