@@ -228,6 +228,8 @@ func New(cfg Config) (*Client, error) {
 			Password: cfg.Password,
 		})
 		creds = fmt.Sprintf("as %q", cfg.Username)
+	case cfg.DockerConfig != "" && missingFile(cfg.DockerConfig):
+		creds = fmt.Sprintf("anonymous (no docker config at %s)", cfg.DockerConfig)
 	case cfg.DockerConfig != "":
 		fn, err := dockerCredential(cfg.DockerConfig, addr)
 		if err != nil {

@@ -2,7 +2,9 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,14 @@ func DefaultDockerConfig() string {
 		return ""
 	}
 	return filepath.Join(home, ".docker", "config.json")
+}
+
+// missingFile reports whether path does not exist: a docker config that is missing means no
+// credentials, which String and the start-up log then say. Any other failure to read it is
+// left to the store, which reports it.
+func missingFile(path string) bool {
+	_, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // dockerCredential reads the credentials of addr's registry from a Docker config file with

@@ -222,6 +222,16 @@ func TestDockerConfigCredentials(t *testing.T) {
 				c := newTestClient(t, ar.reg, nil, func(c *Config) {
 					c.DockerConfig, c.Username, c.Password = path, tt.user, tt.pass
 				})
+				wantSource := "credentials from " + path
+				switch {
+				case tt.user != "":
+					wantSource = `as "reader"`
+				case tt.config == nil:
+					wantSource = "anonymous (no docker config at " + path + ")"
+				}
+				if c.Credentials() != wantSource && !strings.HasSuffix(c.Credentials(), wantSource) {
+					t.Errorf("Credentials() = %q, want %q", c.Credentials(), wantSource)
+				}
 				tags, err := c.Tags(testCtx(t), "packages/nginx")
 				if tt.wantErr {
 					if err == nil {
