@@ -59,7 +59,11 @@ func (c *Client) SearchTagDigests(ctx context.Context, repository string) (map[s
 	}
 	ctx = auth.AppendRepositoryScope(ctx, ref, auth.ActionPull)
 	out := map[string]TagDigest{}
-	for offset := 0; ; offset += zotPageSize {
+	// The offset advances by what each page held: a server may cap pages below our limit.
+	for offset, pages := 0, 0; ; pages++ {
+		if pages >= maxListPages {
+			return nil, fmt.Errorf("oci: search tags of %s exceeded %d pages", repository, maxListPages)
+		}
 		q := fmt.Sprintf(`{ ImageList(repo: %s, requestedPage: {limit: %d, offset: %d, sortBy: ALPHABETIC_ASC}) { Page { TotalCount ItemCount } Results { RepoName Tag Digest MediaType ArtifactType } } }`,
 			strconv.Quote(repository), zotPageSize, offset)
 		body, err := c.zotQuery(ctx, q)
@@ -75,11 +79,8 @@ func (c *Client) SearchTagDigests(ctx context.Context, repository string) (map[s
 				out[img.Tag] = img.TagDigest
 			}
 		}
-		if page.Items == 0 || offset+page.Items >= page.Total {
+		if offset += page.Items; page.Items == 0 || offset >= page.Total {
 			return out, nil
-		}
-		if offset/zotPageSize > maxListPages {
-			return nil, fmt.Errorf("oci: search tags of %s exceeded %d pages", repository, maxListPages)
 		}
 	}
 }
@@ -87,7 +88,10 @@ func (c *Client) SearchTagDigests(ctx context.Context, repository string) (map[s
 // SearchRepositories returns the repositories Zot's search index lists (paged by 500).
 func (c *Client) SearchRepositories(ctx context.Context) ([]string, error) {
 	var out []string
-	for offset := 0; ; offset += zotPageSize {
+	for offset, pages := 0, 0; ; pages++ {
+		if pages >= maxListPages {
+			return nil, fmt.Errorf("oci: search repositories exceeded %d pages", maxListPages)
+		}
 		q := fmt.Sprintf(`{ RepoListWithNewestImage(requestedPage: {limit: %d, offset: %d, sortBy: ALPHABETIC_ASC}) { Page { TotalCount ItemCount } Results { Name } } }`,
 			zotPageSize, offset)
 		body, err := c.zotQuery(ctx, q)
@@ -99,11 +103,8 @@ func (c *Client) SearchRepositories(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("oci: search repositories: %w", err)
 		}
 		out = append(out, page.Names...)
-		if page.Items == 0 || offset+page.Items >= page.Total {
+		if offset += page.Items; page.Items == 0 || offset >= page.Total {
 			return out, nil
-		}
-		if offset/zotPageSize > maxListPages {
-			return nil, fmt.Errorf("oci: search repositories exceeded %d pages", maxListPages)
 		}
 	}
 }

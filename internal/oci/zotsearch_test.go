@@ -139,6 +139,18 @@ func fakeZot(t *testing.T, repo string, n int) (*httptest.Server, *int) {
 			return
 		}
 		m := pageArgs.FindStringSubmatch(req.Query)
+		if m != nil && regexp.MustCompile(`^\{ RepoListWithNewestImage\(`).MatchString(req.Query) {
+			// Two repositories, one per page of one, to exercise paging.
+			offset, _ := strconv.Atoi(m[2])
+			names := []string{repo, repo + "-other"}
+			var results []map[string]string
+			if offset < len(names) {
+				results = append(results, map[string]string{"Name": names[offset]})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"RepoListWithNewestImage": map[string]any{
+				"Page": map[string]int{"TotalCount": len(names), "ItemCount": len(results)}, "Results": results}}})
+			return
+		}
 		if m == nil || !regexp.MustCompile(`ImageList\(repo: "`+regexp.QuoteMeta(repo)+`"`).MatchString(req.Query) {
 			w.Write([]byte(`{"errors":[{"message":"unexpected query"}],"data":null}`))
 			return
@@ -177,6 +189,23 @@ func TestSearchTagDigestsPagesToTheEnd(t *testing.T) {
 	}
 	if _, err := c.SearchTagDigests(testCtx(t), "packages/other"); err == nil {
 		t.Error("a GraphQL error must be an error")
+	}
+}
+
+// The stand-in answers one repository per page although asked for 500: the client follows
+// TotalCount, not its own page size.
+func TestSearchRepositoriesPages(t *testing.T) {
+	srv, queries := fakeZot(t, "packages/nginx", 0)
+	c, err := New(Config{Registry: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := c.Repositories(testCtx(t))
+	if err != nil || fmt.Sprint(repos) != "[packages/nginx packages/nginx-other]" {
+		t.Fatalf("Repositories = %v, %v", repos, err)
+	}
+	if *queries != 2 {
+		t.Errorf("queries = %d, want 2", *queries)
 	}
 }
 
