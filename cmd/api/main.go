@@ -52,7 +52,8 @@ func run(args []string) error {
 	repository := fs.String("oci-repository", "packages", "base repository of the packages")
 	repositories := fs.String("oci-repositories", "", "all-in-one: comma-separated repositories to reconcile on every sync, besides those discovered")
 	username := fs.String("oci-username", "", "registry username")
-	password := fs.String("oci-password", "", "registry password (prefer EPR_OCI_PASSWORD)")
+	password := fs.String("oci-password", "", "registry password or token (prefer EPR_OCI_PASSWORD)")
+	dockerConfig := fs.String("oci-docker-config", oci.DefaultDockerConfig(), "Docker config.json to take registry credentials from when -oci-username is empty (auths, credHelpers, credsStore); empty: none")
 	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
 	maxZip := fs.Int64("max-zip-bytes", 512<<20, "largest package zip read or served")
 	replicas := fs.Int("nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
@@ -107,7 +108,7 @@ func run(args []string) error {
 		Metrics:     reg,
 	}
 	if *registry != "" {
-		apiOpts.Registry = oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure}
+		apiOpts.Registry = oci.Config{Registry: *registry, Username: *username, Password: *password, DockerConfig: *dockerConfig, Insecure: *insecure}
 	}
 
 	main, err := process.Listen("api", *address, nil)

@@ -31,7 +31,8 @@ func run(args []string) error {
 	repository := fs.String("oci-repository", "packages", "base repository of the packages")
 	repositories := fs.String("oci-repositories", "", "comma-separated repositories to reconcile on every sync, besides those discovered")
 	username := fs.String("oci-username", "", "registry username")
-	password := fs.String("oci-password", "", "registry password (prefer EPR_OCI_PASSWORD)")
+	password := fs.String("oci-password", "", "registry password or token (prefer EPR_OCI_PASSWORD)")
+	dockerConfig := fs.String("oci-docker-config", oci.DefaultDockerConfig(), "Docker config.json to take registry credentials from when -oci-username is empty (auths, credHelpers, credsStore); empty: none")
 	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
 	dataDir := fs.String("data-dir", "data/indexer", "directory for the indexer's bbolt state and blob cache")
 	resync := fs.Duration("resync-interval", 10*time.Minute, "full resync period (0 disables)")
@@ -66,7 +67,7 @@ func run(args []string) error {
 	stream := events.DefaultStreamOptions()
 	stream.Replicas = *replicas
 	ix, err := service.StartIndexer(ctx, nc, service.IndexerOptions{
-		Registry:       oci.Config{Registry: *registry, Username: *username, Password: *password, Insecure: *insecure},
+		Registry:       oci.Config{Registry: *registry, Username: *username, Password: *password, DockerConfig: *dockerConfig, Insecure: *insecure},
 		Repository:     *repository,
 		Repositories:   flagenv.List(*repositories),
 		DataDir:        *dataDir,

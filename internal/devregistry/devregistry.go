@@ -17,7 +17,9 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/sirupsen/logrus"
 
-	// Storage drivers register themselves on import.
+	// Access controllers and storage drivers register themselves on import.
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
+	_ "github.com/distribution/distribution/v3/registry/auth/token"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 )
@@ -43,6 +45,10 @@ type Options struct {
 	Notifications []Notification
 	// Handler wraps the registry's handler, e.g. to count or fail requests in tests.
 	Handler func(http.Handler) http.Handler
+	// Auth is the registry's access controller, as its config.yml "auth" section spells it:
+	// {"htpasswd": {"realm": …, "path": …}} or {"token": {"realm": …, "service": …,
+	// "issuer": …, "jwks": …}}. Nil leaves the registry open.
+	Auth map[string]map[string]any
 }
 
 // Registry is a running registry.
@@ -77,6 +83,12 @@ func Start(ctx context.Context, opts Options) (*Registry, error) {
 	}
 	storage["maintenance"] = configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}}
 	cfg.Storage = storage
+	if len(opts.Auth) > 0 {
+		cfg.Auth = configuration.Auth{}
+		for kind, params := range opts.Auth {
+			cfg.Auth[kind] = configuration.Parameters(params)
+		}
+	}
 	for i, n := range opts.Notifications {
 		cfg.Notifications.Endpoints = append(cfg.Notifications.Endpoints, configuration.Endpoint{
 			Name:      fmt.Sprintf("endpoint-%d", i),

@@ -62,6 +62,11 @@ type Config struct {
 	// Catalog lists the registry's repositories; nil or oci.ErrCatalogUnsupported means the
 	// indexer knows repositories only from events, its store and Repositories.
 	Catalog func(ctx context.Context) ([]string, error)
+	// TagDigests, when set, gives each tag's manifest digest from a registry search index
+	// (Zot's search extension) in one query. Full reconciles then skip the HEAD of a tag whose
+	// digest it confirms unchanged; tags named by events are still resolved. Any error (the
+	// extension absent) falls back to a HEAD per tag.
+	TagDigests func(ctx context.Context, repository string) (map[string]string, error)
 	// Repositories are reconciled on every sync in addition to those discovered.
 	Repositories []string
 	// Parallelism bounds how many repositories reconcile at once.

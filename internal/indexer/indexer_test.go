@@ -43,6 +43,8 @@ type requestCounter struct {
 	corrupt map[string]bool
 	// afterTags, when set, is called after each tag listing with the repository listed.
 	afterTags func(repository string)
+	// search, when set, answers Zot's search path in front of the registry.
+	search http.Handler
 }
 
 func (c *requestCounter) wrap(next http.Handler) http.Handler {
@@ -61,7 +63,12 @@ func (c *requestCounter) wrap(next http.Handler) http.Handler {
 		c.mu.Lock()
 		corrupt := kind == "GET blob" && c.corrupt[path.Base(r.URL.Path)]
 		afterTags := c.afterTags
+		search := c.search
 		c.mu.Unlock()
+		if search != nil && r.URL.Path == "/v2/_zot/ext/search" {
+			search.ServeHTTP(w, r)
+			return
+		}
 		if corrupt {
 			w = &corruptingWriter{ResponseWriter: w}
 		}
@@ -145,6 +152,8 @@ type harness struct {
 	ix      *Indexer
 	metrics *Metrics
 	logs    *testkit.SyncBuffer
+	// tagDigests is the indexer's Config.TagDigests (nil: none).
+	tagDigests func(ctx context.Context, repository string) (map[string]string, error)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -196,7 +205,7 @@ func (h *harness) start() {
 	h.metrics = NewMetrics(nil)
 	h.ix = New(Config{
 		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: CacheBlobs{Cache: cache, Fetcher: h.client},
-		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics,
+		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics, TagDigests: h.tagDigests,
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 }

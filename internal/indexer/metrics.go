@@ -15,6 +15,9 @@ type Metrics struct {
 	// Conflicts counts repositories' copies of a name@version kept out of the index because the
 	// other layout's copy is served (once per copy).
 	Conflicts prometheus.Counter
+	// SearchSkippedResolves counts tags a full reconcile did not resolve because the
+	// registry's search index (Zot) confirmed their digest unchanged.
+	SearchSkippedResolves prometheus.Counter
 }
 
 // NewMetrics registers the indexer's metrics on reg (nil: not registered).
@@ -28,9 +31,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Deleted:          prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_deleted_records_total", Help: "Package records deleted from the index bucket."}),
 		Downloads:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_manifest_parses_total", Help: "Manifest digests fetched and parsed (each digest once)."}),
 		Conflicts:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_conflicts_total", Help: "Copies of a package version not served because another repository's copy takes precedence."}),
+		SearchSkippedResolves: prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_search_skipped_resolves_total",
+			Help: "Tags not resolved with a HEAD during a full reconcile because the registry's search index confirmed their digest."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Conflicts)
+		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Conflicts, m.SearchSkippedResolves)
 	}
 	return m
 }

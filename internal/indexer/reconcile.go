@@ -67,6 +67,13 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 	if err != nil {
 		return nil, err
 	}
+	var searched map[string]string
+	if req.all && ix.cfg.TagDigests != nil && len(listed) > 0 {
+		if searched, err = ix.cfg.TagDigests(ctx, repository); err != nil {
+			log.Debug("no tag digests from the registry's search; resolving each tag", "err", err)
+			searched = nil
+		}
+	}
 	r := &run{ix: ix, ctx: ctx, log: log, repository: repository, req: req, old: old}
 	r.forced = r.subjectsOf()
 
@@ -83,7 +90,12 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		}
 		prev, known := old[tag]
 		out := tagOutcome{state: prev}
-		if _, reread := r.forced[prev.Digest]; !known || req.all || req.tags[tag] || reread {
+		_, reread := r.forced[prev.Digest]
+		// The search index vouches for an unchanged digest: no HEAD needed.
+		vouched := known && !reread && !req.tags[tag] && prev.Digest != "" && searched[tag] == prev.Digest
+		if vouched {
+			ix.cfg.Metrics.SearchSkippedResolves.Inc()
+		} else if !known || req.all || req.tags[tag] || reread {
 			out, err = r.resolveTag(tag, name, version, prev, known)
 			if err != nil {
 				failures = append(failures, fmt.Errorf("tag %s: %w", tag, err))

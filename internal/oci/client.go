@@ -54,6 +54,13 @@ type Config struct {
 	// or neither must be set. Password never appears in String, logs or errors.
 	Username string
 	Password string
+	// DockerConfig is the path of a Docker config.json. When Username is empty, the
+	// registry's credentials come from it: its "auths" entry (user and password, or an
+	// identity token), its "credHelpers" entry or its "credsStore" (docker-credential-<name>
+	// programs found on PATH), looked up under the registry's credential key (EndpointFor).
+	// A missing file is one without credentials, as for Docker; empty reads none.
+	// Precedence: Username/Password, then DockerConfig, then anonymous.
+	DockerConfig string
 	// Insecure treats the registry as Docker treats an "insecure registry": TLS certificates
 	// are not verified, and when Registry has no scheme the client first tries HTTPS and falls
 	// back to plain HTTP if the registry does not speak TLS (decided once per Client, by probing
@@ -76,8 +83,8 @@ type Config struct {
 
 // String describes the configuration without the password.
 func (c Config) String() string {
-	return fmt.Sprintf("oci.Config{Registry: %q, Username: %q, Password: %s, Insecure: %t, UserAgent: %q, PageSize: %d}",
-		redactAddress(c.Registry), c.Username, redacted(c.Password), c.Insecure, c.UserAgent, c.PageSize)
+	return fmt.Sprintf("oci.Config{Registry: %q, Username: %q, Password: %s, DockerConfig: %q, Insecure: %t, UserAgent: %q, PageSize: %d}",
+		redactAddress(c.Registry), c.Username, redacted(c.Password), c.DockerConfig, c.Insecure, c.UserAgent, c.PageSize)
 }
 
 // GoString keeps %#v from printing the password.
@@ -89,6 +96,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("registry", redactAddress(c.Registry)),
 		slog.String("username", c.Username),
 		slog.String("password", redacted(c.Password)),
+		slog.String("docker_config", c.DockerConfig),
 		slog.Bool("insecure", c.Insecure),
 	)
 }
@@ -125,8 +133,10 @@ const (
 
 // address is a parsed Config.Registry.
 type address struct {
-	host string // host[:port], as OCI references spell it
+	host string // API host[:port], as OCI references spell it
 	mode schemeMode
+	// endpoint is what the typed host maps onto (Docker Hub's aliases).
+	endpoint Endpoint
 }
 
 // parseAddress parses Config.Registry. insecure only matters when no scheme is given.
@@ -161,22 +171,26 @@ func parseAddress(s string, insecure bool) (address, error) {
 	if err := (registry.Reference{Registry: host}).ValidateRegistry(); err != nil {
 		return address{}, fmt.Errorf("oci: registry address %q: %w", s, err)
 	}
-	return address{host: host, mode: mode}, nil
+	ep := EndpointFor(host)
+	return address{host: ep.Host, mode: mode, endpoint: ep}, nil
 }
 
 // Client talks to one registry. It is safe for concurrent use.
 type Client struct {
 	host     string
 	mode     schemeMode
-	username string
+	endpoint Endpoint
+	creds    string // where credentials come from, for String and logs
 	pageSize int
 	base     *http.Client // without auth; used to probe the scheme
 	auth     *auth.Client // what oras-go sends every registry request through
 	ua       string
 
-	mu      sync.Mutex // guards decided and plain, set once by the scheme probe
+	mu      sync.Mutex // guards decided and plain, set once by the scheme probe, and zot
 	decided bool
 	plain   bool
+	zot     zotState
+	now     func() time.Time
 }
 
 // New returns a client for cfg.Registry. It does not contact the registry.
@@ -206,16 +220,30 @@ func New(cfg Config) (*Client, error) {
 		Cache: auth.NewCache(),
 	}
 	ac.SetUserAgent(ua)
-	if cfg.Username != "" {
+	creds := "anonymous"
+	switch {
+	case cfg.Username != "":
 		ac.Credential = auth.StaticCredential(addr.host, auth.Credential{
 			Username: cfg.Username,
 			Password: cfg.Password,
 		})
+		creds = fmt.Sprintf("as %q", cfg.Username)
+	case cfg.DockerConfig != "" && missingFile(cfg.DockerConfig):
+		creds = fmt.Sprintf("anonymous (no docker config at %s)", cfg.DockerConfig)
+	case cfg.DockerConfig != "":
+		fn, err := dockerCredential(cfg.DockerConfig, addr)
+		if err != nil {
+			return nil, err
+		}
+		ac.Credential = fn
+		creds = fmt.Sprintf("with credentials from %s", cfg.DockerConfig)
 	}
 	return &Client{
 		host:     addr.host,
 		mode:     addr.mode,
-		username: cfg.Username,
+		endpoint: addr.endpoint,
+		creds:    creds,
+		now:      time.Now,
 		pageSize: cfg.PageSize,
 		base:     base,
 		auth:     ac,
@@ -245,11 +273,16 @@ func (c *Client) Host() string { return c.host }
 // String describes the client without any secret.
 func (c *Client) String() string {
 	scheme := map[schemeMode]string{schemeHTTPS: "https", schemeHTTP: "http", schemeProbe: "https, falling back to http"}[c.mode]
-	if c.username == "" {
-		return fmt.Sprintf("oci.Client{%s via %s}", c.host, scheme)
-	}
-	return fmt.Sprintf("oci.Client{%s via %s as %q}", c.host, scheme, c.username)
+	return fmt.Sprintf("oci.Client{%s via %s %s}", c.host, scheme, c.creds)
 }
+
+// Credentials says where the client's credentials come from ("anonymous", the configured
+// user, or a docker config path), never what they are.
+func (c *Client) Credentials() string { return c.creds }
+
+// CanonicalRepository spells a repository name as this registry serves it (see
+// Endpoint.CanonicalRepository).
+func (c *Client) CanonicalRepository(name string) string { return c.endpoint.CanonicalRepository(name) }
 
 // plainHTTP reports whether requests go over plain HTTP, probing the registry the first time
 // when the scheme is not fixed. A failed probe is not remembered, so the next call retries.

@@ -64,6 +64,7 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		if err != nil {
 			return nil, err
 		}
+		opts.Log.Info("registry client", "registry", client.Host(), "credentials", client.Credentials())
 		if opts.MaxZipBytes <= 0 {
 			opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
 		}

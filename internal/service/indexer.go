@@ -68,6 +68,15 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	if err != nil {
 		return nil, err
 	}
+	// Repositories as the registry serves them ("nginx" on Docker Hub is "library/nginx"), so
+	// that records, events and listings all name one repository the same way.
+	opts.Repository = client.CanonicalRepository(opts.Repository)
+	repos := make([]string, len(opts.Repositories))
+	for i, r := range opts.Repositories {
+		repos[i] = client.CanonicalRepository(r)
+	}
+	opts.Repositories = repos
+	opts.Log.Info("registry client", "registry", client.Host(), "credentials", client.Credentials())
 	cache, err := oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes)
 	if err != nil {
 		return nil, err
@@ -81,6 +90,19 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	metrics := indexer.NewMetrics(opts.Metrics)
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
+}
+
+// tagDigests adapts the registry client's search (Zot) to what the indexer asks of it.
+func (s *Indexer) tagDigests(ctx context.Context, repository string) (map[string]string, error) {
+	found, err := s.client.SearchTagDigests(ctx, repository)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(found))
+	for tag, d := range found {
+		out[tag] = d.Digest.String()
+	}
+	return out, nil
 }
 
 // Ready reports whether events are being consumed.
@@ -130,7 +152,8 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
 		DB:           s.db,
 		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
-		Catalog:      s.client.Catalog,
+		Catalog:      s.client.Repositories,
+		TagDigests:   s.tagDigests,
 		Repositories: s.opts.Repositories,
 		Parallelism:  s.opts.Parallelism,
 		Debounce:     10 * time.Millisecond,
