@@ -12,6 +12,8 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
@@ -139,28 +141,21 @@ func (s *Server) openBlob(ctx context.Context, e *Entry, blob index.Blob, compon
 	if s.blobs == nil {
 		return nil, nil, errNoBlobs
 	}
-	location := "remote"
-	var err error
-	var f interface {
-		io.ReadSeeker
-		io.Closer
-	}
-	if rb, ok := s.blobs.(CacheReportingBlobs); ok {
-		var cached bool
-		f, cached, err = rb.OpenCached(ctx, e.rec.Repository, blob)
-		if err == nil {
-			if cached {
-				location = "local"
-				s.metrics.cacheHit.Inc()
-			} else {
-				s.metrics.cacheMiss.Inc()
-			}
-		}
-	} else {
-		f, err = s.blobs.Open(ctx, e.rec.Repository, blob)
-	}
+	d, err := digest.Parse(blob.Digest)
 	if err != nil {
 		return nil, nil, err
+	}
+	desc := ocispec.Descriptor{MediaType: blob.MediaType, Digest: d, Size: blob.Size}
+	f, cached, err := s.blobs.Open(ctx, e.rec.Repository, desc)
+	if err != nil {
+		return nil, nil, err
+	}
+	location := "remote"
+	if cached {
+		location = "local"
+		s.metrics.cacheHit.Inc()
+	} else {
+		s.metrics.cacheMiss.Inc()
 	}
 	s.metrics.storage.WithLabelValues(location, component).Inc()
 	return f, func() { _ = f.Close() }, nil

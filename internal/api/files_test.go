@@ -467,7 +467,7 @@ func TestArchiveCacheBytes(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	blobs := &reportingBlobs{fakeBlobs: newFakeBlobs(t)}
+	blobs := newFakeBlobs(t)
 	reg := prometheus.NewRegistry()
 	cfg := DefaultConfig()
 	cfg.Instance, cfg.ServiceVersion = "host-1", "9.9.9"
@@ -475,8 +475,8 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, blobs: blobs.fakeBlobs, reg: reg}
-	ts.recs = fixtureRecords(t, blobs.fakeBlobs)
+	ts := &testServer{Server: s, blobs: blobs, reg: reg}
+	ts.recs = fixtureRecords(t, blobs)
 	s.Load(ts.recs)
 	s.SetRevision(42)
 	ts.get("/search")

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/index"
@@ -55,21 +57,24 @@ func (b *fakeBlobs) add(t testing.TB, data []byte, mediaType string) index.Blob 
 	return index.Blob{Digest: digest, Size: int64(len(data)), MediaType: mediaType}
 }
 
-func (b *fakeBlobs) Open(_ context.Context, _ string, blob index.Blob) (*os.File, error) {
+// Open reports a blob as cached from its second open on, as a disk cache would.
+func (b *fakeBlobs) Open(_ context.Context, _ string, desc ocispec.Descriptor) (*os.File, bool, error) {
 	if b.delay > 0 {
 		time.Sleep(b.delay)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.opens[blob.Digest]++
+	d := desc.Digest.String()
+	b.opens[d]++
 	if b.fail != nil {
-		return nil, b.fail
+		return nil, false, b.fail
 	}
-	p, ok := b.paths[blob.Digest]
+	p, ok := b.paths[d]
 	if !ok {
-		return nil, errors.New("blob unknown")
+		return nil, false, errors.New("blob unknown")
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	return f, b.opens[d] > 1, err
 }
 
 func (b *fakeBlobs) openCount(digest string) int {
@@ -82,19 +87,6 @@ func (b *fakeBlobs) setFail(err error) {
 	b.mu.Lock()
 	b.fail = err
 	b.mu.Unlock()
-}
-
-// reportingBlobs adds the CacheReportingBlobs hook: first open of a digest
-// is a miss.
-type reportingBlobs struct {
-	*fakeBlobs
-	seen sync.Map
-}
-
-func (r *reportingBlobs) OpenCached(ctx context.Context, repo string, blob index.Blob) (*os.File, bool, error) {
-	_, cached := r.seen.LoadOrStore(blob.Digest, true)
-	f, err := r.Open(ctx, repo, blob)
-	return f, cached, err
 }
 
 // specRecord builds the zip of a generated package, stores it in blobs and
@@ -242,7 +234,7 @@ func (ts *testServer) record(name, version string) *index.Record {
 func (ts *testServer) zipBytes(t testing.TB, name, version string) []byte {
 	t.Helper()
 	r := ts.record(name, version)
-	f, err := ts.blobs.Open(context.Background(), r.Repository, r.Zip)
+	f, _, err := ts.blobs.Open(context.Background(), r.Repository, ocispec.Descriptor{Digest: digest.Digest(r.Zip.Digest), Size: r.Zip.Size})
 	if err != nil {
 		t.Fatal(err)
 	}

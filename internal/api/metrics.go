@@ -22,13 +22,13 @@ type metrics struct {
 	// rangesIgnored counts Range headers on package files answered with the
 	// whole file (ranges.go), by reason.
 	rangesIgnored *prometheus.CounterVec
-	cacheHit      prometheus.Counter // nil unless the Blobs report cache use
+	cacheHit      prometheus.Counter
 	cacheMiss     prometheus.Counter
 }
 
 var sizeBuckets = []float64{16, 32, 64, 128, 256, 512, 1024, 64 << 10, 256 << 10}
 
-func newMetrics(reg prometheus.Registerer, version, instance string, blobCache bool) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, version, instance string) (*metrics, error) {
 	labels := []string{"code", "method", "path"}
 	m := &metrics{
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_in_flight_requests",
@@ -59,13 +59,11 @@ func newMetrics(reg prometheus.Registerer, version, instance string, blobCache b
 	info.WithLabelValues(version, instance).Set(1)
 	cs := []prometheus.Collector{info, m.inFlight, m.requests, m.duration, m.reqSize, m.respSize,
 		m.storage, m.indexed, m.revision, m.mockMode, m.rangesIgnored}
-	if blobCache {
-		m.cacheHit = prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_blob_cache_hits_total",
-			Help: "Blob opens served from the local disk cache."})
-		m.cacheMiss = prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_blob_cache_misses_total",
-			Help: "Blob opens that had to fetch from the registry."})
-		cs = append(cs, m.cacheHit, m.cacheMiss)
-	}
+	m.cacheHit = prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_blob_cache_hits_total",
+		Help: "Blob opens served from the local disk cache."})
+	m.cacheMiss = prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_blob_cache_misses_total",
+		Help: "Blob opens that had to fetch from the registry."})
+	cs = append(cs, m.cacheHit, m.cacheMiss)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/index"
@@ -24,20 +25,12 @@ import (
 )
 
 // Blobs opens the blobs of indexed artifacts (zips, signatures) as local
-// files; the caller closes them. Implementations fetch a blob by digest on
-// first use and keep it on disk.
+// files; the caller closes them. cached tells whether the blob was on local
+// disk already (epr_storage_requests_total's location, and the cache hit and
+// miss counters). *oci.Blobs is the real one: it fetches a blob by digest on
+// first use and keeps it on disk.
 type Blobs interface {
-	Open(ctx context.Context, repository string, blob index.Blob) (*os.File, error)
-}
-
-// CacheReportingBlobs is the optional hook for cache metrics: a Blobs that
-// also implements it tells whether the blob was already on local disk. The
-// API then labels epr_storage_requests_total with location local/remote and
-// registers epr_blob_cache_hits_total and epr_blob_cache_misses_total; a
-// Blobs without it should count those itself.
-type CacheReportingBlobs interface {
-	Blobs
-	OpenCached(ctx context.Context, repository string, blob index.Blob) (f *os.File, cached bool, err error)
+	Open(ctx context.Context, repository string, desc ocispec.Descriptor) (f *os.File, cached bool, err error)
 }
 
 // Server is the EPR API. Its Echo can carry other routes (the webhooks in
@@ -104,8 +97,7 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
-	_, reporting := blobs.(CacheReportingBlobs)
-	m, err := newMetrics(reg, cfg.ServiceVersion, instance, reporting)
+	m, err := newMetrics(reg, cfg.ServiceVersion, instance)
 	if err != nil {
 		return nil, fmt.Errorf("api metrics: %w", err)
 	}

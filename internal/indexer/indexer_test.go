@@ -204,7 +204,7 @@ func (h *harness) start() {
 	h.db = db
 	h.metrics = NewMetrics(nil)
 	h.ix = New(Config{
-		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: CacheBlobs{Cache: cache, Fetcher: h.client},
+		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: &oci.Blobs{Cache: cache, Fetcher: h.client},
 		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics, TagDigests: h.tagDigests,
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})

@@ -1,7 +1,6 @@
 package indexer
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -117,18 +116,6 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 		return nil, nil, err
 	}
 	return packages.Read(f, st.Size(), opts)
-}
-
-// CacheBlobs downloads through an on-disk blob cache, so the API in the same process (or a later
-// run) finds the zip already there.
-type CacheBlobs struct {
-	Cache   *oci.BlobCache
-	Fetcher oci.BlobFetcher
-}
-
-// Fetch implements Blobs.
-func (b CacheBlobs) Fetch(ctx context.Context, repository string, desc ocispec.Descriptor) (string, error) {
-	return b.Cache.Fetch(ctx, b.Fetcher, repository, desc)
 }
 
 // storedRecord is the record parsed earlier from digest for key.

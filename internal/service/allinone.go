@@ -65,8 +65,7 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 		return nil, err
 	}
 	opts.API.DataDir = filepath.Join(opts.DataDir, "api")
-	blobs := a.Indexer.Blobs()
-	opts.API.Blobs = &blobs
+	opts.API.Blobs = a.Indexer.Blobs()
 	opts.API.Log = opts.Log
 	if a.API, err = StartAPI(ctx, a.Conn, opts.API); err != nil {
 		return nil, err

@@ -2,22 +2,17 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/api"
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/index"
-	"github.com/oci-epr/package-registry/internal/indexer"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
@@ -33,7 +28,7 @@ type APIOptions struct {
 	MaxZipBytes int64
 	// Blobs, when set, replaces Registry: the indexer's in the same process, so a zip it
 	// downloaded to parse is served without a second download or a second registry client.
-	Blobs    *indexer.CacheBlobs
+	Blobs    *oci.Blobs
 	Replicas int
 	Log      *slog.Logger
 	Metrics  prometheus.Registerer
@@ -58,7 +53,7 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 	var blobs api.Blobs
 	switch {
 	case opts.Blobs != nil:
-		blobs = RegistryBlobs{*opts.Blobs}
+		blobs = opts.Blobs
 	case opts.Registry.Registry != "":
 		client, err := oci.New(opts.Registry)
 		if err != nil {
@@ -72,7 +67,7 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		if err != nil {
 			return nil, err
 		}
-		blobs = RegistryBlobs{indexer.CacheBlobs{Cache: cache, Fetcher: client}}
+		blobs = &oci.Blobs{Cache: cache, Fetcher: client}
 	}
 	db, err := store.Open(filepath.Join(opts.DataDir, "api.db"))
 	if err != nil {
@@ -133,35 +128,4 @@ func (a *API) Close() error {
 	a.cancel()
 	a.done.Wait()
 	return a.db.Close()
-}
-
-// RegistryBlobs serves blobs from the on-disk cache, downloading them by digest on first use.
-type RegistryBlobs struct {
-	indexer.CacheBlobs
-}
-
-// Open implements api.Blobs.
-func (b RegistryBlobs) Open(ctx context.Context, repository string, blob index.Blob) (*os.File, error) {
-	f, _, err := b.OpenCached(ctx, repository, blob)
-	return f, err
-}
-
-// OpenCached implements api.CacheReportingBlobs.
-func (b RegistryBlobs) OpenCached(ctx context.Context, repository string, blob index.Blob) (*os.File, bool, error) {
-	d, err := digest.Parse(blob.Digest)
-	if err != nil {
-		return nil, false, err
-	}
-	if _, ok := b.Cache.Path(d); ok {
-		f, err := b.Cache.Open(d)
-		if err == nil || !errors.Is(err, os.ErrNotExist) {
-			return f, true, err
-		}
-	}
-	desc := ocispec.Descriptor{MediaType: blob.MediaType, Digest: d, Size: blob.Size}
-	if _, err := b.Fetch(ctx, repository, desc); err != nil {
-		return nil, false, err
-	}
-	f, err := b.Cache.Open(d)
-	return f, false, err
 }

@@ -44,7 +44,7 @@ type Indexer struct {
 	opts   IndexerOptions
 	db     *store.DB
 	client *oci.Client
-	blobs  indexer.CacheBlobs
+	blobs  *oci.Blobs
 	ready  atomic.Bool
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -86,7 +86,7 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Indexer{opts: opts, db: db, client: client, blobs: indexer.CacheBlobs{Cache: cache, Fetcher: client}, cancel: cancel}
+	s := &Indexer{opts: opts, db: db, client: client, blobs: &oci.Blobs{Cache: cache, Fetcher: client}, cancel: cancel}
 	metrics := indexer.NewMetrics(opts.Metrics)
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
@@ -110,7 +110,7 @@ func (s *Indexer) Ready() bool { return s.ready.Load() }
 
 // Blobs is where the indexer downloads zips; an API in the same process serves from it, so a zip
 // fetched to be parsed is not fetched again to be served.
-func (s *Indexer) Blobs() indexer.CacheBlobs { return s.blobs }
+func (s *Indexer) Blobs() *oci.Blobs { return s.blobs }
 
 // Close stops consuming and resyncing and closes the store.
 func (s *Indexer) Close() error {
