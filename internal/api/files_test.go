@@ -561,17 +561,6 @@ epr_in_flight_requests 0
 	if _, err := New(cfg, blobs, nil, reg); err == nil {
 		t.Error("duplicate registration accepted")
 	}
-	// Without the hook, the blob cache counters are left to the Blobs.
-	reg2 := prometheus.NewRegistry()
-	if _, err := New(cfg, newFakeBlobs(t), nil, reg2); err != nil {
-		t.Fatal(err)
-	}
-	mfs, _ = reg2.Gather()
-	for _, mf := range mfs {
-		if strings.HasPrefix(mf.GetName(), "epr_blob_cache") {
-			t.Errorf("%s registered without the hook", mf.GetName())
-		}
-	}
 }
 
 // Spellings of one query share one cached response: the normalised filter is the cache key.
