@@ -36,7 +36,7 @@ type natsCluster struct {
 	// monitor holds each node's monitoring address: the meta group's leader is told only there.
 	monitor []string
 	args    [][]string
-	procs  []*exec.Cmd
+	procs   []*exec.Cmd
 }
 
 // natsServerBinary builds nats-server from the module's own dependency, once per test binary.
