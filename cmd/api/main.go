@@ -1,22 +1,22 @@
 // Command api serves the Elastic Package Registry API from the replicated package index. With
 // -feature-oci-indexer it runs the whole pipeline in one process: an embedded NATS server (unless
-// -nats-url is given), the indexer, and the webhook routes on the API's own address.
+// -nats-url is given), the indexer, and the webhook routes on the API's own address. It only
+// reads flags and wires internal/service together.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/oci-epr/package-registry/internal/api"
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
-	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
 )
@@ -25,121 +25,129 @@ import (
 var version = "dev"
 
 func main() {
-	flagenv.Exit("package-registry", run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	flagenv.Exit("package-registry", run(ctx, os.Args[1:], os.LookupEnv))
 }
 
-func run(args []string) error {
-	defaults := api.DefaultConfig()
+type options struct {
+	address        string
+	metricsAddress string
+	// natsURL is empty in all-in-one mode unless an external server is wanted.
+	natsURL       string
+	dataDir       string
+	tlsCert       string
+	tlsKey        string
+	tlsMinVersion uint16
+	logLevel      string
+	logType       string
+	printVersion  bool
+	// allInOne runs the indexer and the webhook routes in this process too.
+	allInOne     bool
+	embeddedNATS string
+	api          service.APIOptions
+	// indexer and webhook are used in all-in-one mode only; indexer's registry connection, zip
+	// limit and replicas are the API's too.
+	indexer service.IndexerOptions
+	webhook service.WebhookOptions
+	// secretsInArgs are the secret flags given on the command line, to warn about.
+	secretsInArgs []string
+}
+
+func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
+	var o options
+	var tlsMin string
 	fs := flag.NewFlagSet("package-registry", flag.ContinueOnError)
-	address := fs.String("address", "localhost:8080", "listen address")
-	natsURL := fs.String("nats-url", "", "NATS server URL (default nats://localhost:4222; with -feature-oci-indexer, empty starts an embedded server)")
-	dataDir := fs.String("data-dir", "data", "directory for the replica's bbolt store and blob cache (and, all-in-one, the indexer's and NATS's files)")
-	metricsAddress := fs.String("metrics-address", "", "address of /metrics (empty: off)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logType := fs.String("log-type", "ecs", "ecs (JSON) or dev (text)")
-	mockFallback := fs.Bool("mock-fallback", true, "serve built-in mock packages while the index is empty")
-	allowUnknown := fs.Bool("allow-unknown-query-parameters", true, "false makes unknown query parameters a 400")
-	cacheIndex := fs.Duration("cache-time-index", defaults.CacheTimeIndex, "Cache-Control max-age of / and /package/<n>/<v>/")
-	cacheSearch := fs.Duration("cache-time-search", defaults.CacheTimeSearch, "Cache-Control max-age of /search")
-	cacheCategories := fs.Duration("cache-time-categories", defaults.CacheTimeCategories, "Cache-Control max-age of /categories")
-	cacheCatchAll := fs.Duration("cache-time-catch-all", defaults.CacheTimeCatchAll, "Cache-Control max-age of zips, signatures and files")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)")
-	tlsKey := fs.String("tls-key", "", "TLS key file")
-	tlsMin := fs.String("tls-min-version", "1.2", "minimum TLS version: 1.1, 1.2 or 1.3")
-	printVersion := fs.Bool("version", false, "print the version and exit")
-	featureIndexer := fs.Bool("feature-oci-indexer", false, "run the whole pipeline in this process: embedded NATS, indexer and webhook routes")
-	registry := fs.String("oci-registry", "", "OCI registry address: host[:port], optionally with http:// or https://")
-	repository := fs.String("oci-repository", "packages", "base repository of the packages")
-	repositories := fs.String("oci-repositories", "", "all-in-one: comma-separated repositories to reconcile on every sync, besides those discovered")
-	username := fs.String("oci-username", "", "registry username")
-	password := fs.String("oci-password", "", "registry password or token (prefer EPR_OCI_PASSWORD)")
-	dockerConfig := fs.String("oci-docker-config", oci.DefaultDockerConfig(), "Docker config.json to take registry credentials from when -oci-username is empty (auths, credHelpers, credsStore); empty: none")
-	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
-	maxZip := fs.Int64("max-zip-bytes", 512<<20, "largest package zip read or served")
-	replicas := fs.Int("nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
-	resync := fs.Duration("resync-interval", 10*time.Minute, "all-in-one: full resync period (0 disables)")
-	var webhookOpts service.WebhookOptions
-	webhookOpts.RegisterFlags(fs) // all-in-one: the webhook routes, configured as cmd/webhook's
-	embeddedNATS := fs.String("embedded-nats-address", "127.0.0.1:-1", "all-in-one: listen address of the embedded NATS server (port -1: random)")
-	if err := flagenv.Parse(fs, args, nil); err != nil {
+	fs.StringVar(&o.address, "address", "localhost:8080", "listen address")
+	fs.StringVar(&o.natsURL, "nats-url", "", "NATS server URL (default nats://localhost:4222; with -feature-oci-indexer, empty starts an embedded server)")
+	fs.StringVar(&o.dataDir, "data-dir", "data", "directory for the replica's bbolt store and blob cache (and, all-in-one, the indexer's and NATS's files)")
+	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address of /metrics (empty: off)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logType, "log-type", "ecs", "ecs (JSON) or dev (text)")
+	o.api.Config = api.DefaultConfig()
+	o.api.Config.RegisterFlags(fs)
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
+	fs.StringVar(&tlsMin, "tls-min-version", "1.2", "minimum TLS version: 1.1, 1.2 or 1.3")
+	fs.BoolVar(&o.printVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&o.allInOne, "feature-oci-indexer", false, "run the whole pipeline in this process: embedded NATS, indexer and webhook routes")
+	// The standalone API needs only the registry connection, the zip limit and the replicas of
+	// the indexer role's flags; the rest are all-in-one's.
+	o.indexer.RegisterFlags(fs)
+	o.webhook.RegisterFlags(fs)
+	fs.StringVar(&o.embeddedNATS, "embedded-nats-address", "127.0.0.1:-1", "all-in-one: listen address of the embedded NATS server (port -1: random)")
+	if err := flagenv.Parse(fs, args, lookup); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if o.tlsMinVersion, err = process.TLSVersion(tlsMin); err != nil {
+		return options{}, fmt.Errorf("failed to set -tls-min-version: %w", err)
+	}
+	if err := o.api.Config.Validate(); err != nil {
+		return options{}, err
+	}
+	if o.allInOne && o.indexer.Registry.Registry == "" {
+		return options{}, errors.New("-feature-oci-indexer needs -oci-registry")
+	}
+	o.api.Config.ServiceVersion = version
+	o.api.DataDir = o.dataDir
+	o.api.Registry = o.indexer.Registry
+	o.api.MaxZipBytes = o.indexer.MaxZipBytes
+	o.api.Replicas = o.indexer.Stream.Replicas
+	for _, secret := range []string{"oci-password", "webhook-token"} {
+		if flagenv.InArgs(args, secret) {
+			o.secretsInArgs = append(o.secretsInArgs, secret)
+		}
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, lookup func(string) (string, bool)) error {
+	o, err := parseFlags(args, lookup)
+	if err != nil {
 		return err
 	}
-	if *printVersion {
+	if o.printVersion {
 		fmt.Println(version)
 		return nil
 	}
-	log, err := flagenv.Logger(*logLevel, *logType)
+	log, err := flagenv.Logger(o.logLevel, o.logType)
 	if err != nil {
 		return err
 	}
-	for name, d := range map[string]time.Duration{"cache-time-index": *cacheIndex, "cache-time-search": *cacheSearch,
-		"cache-time-categories": *cacheCategories, "cache-time-catch-all": *cacheCatchAll} {
-		if d < time.Second {
-			return fmt.Errorf("failed to set -%s: must be at least 1s", name)
-		}
+	for _, secret := range o.secretsInArgs {
+		log.Warn("secret given as a flag, visible in the process list; prefer " + flagenv.EnvName(secret))
 	}
-	if err := process.CheckTLSMinVersion(*tlsMin); err != nil {
-		return fmt.Errorf("failed to set -tls-min-version: %w", err)
-	}
-	for _, secret := range []string{"oci-password", "webhook-token"} {
-		if flagenv.InArgs(args, secret) {
-			log.Warn("secret given as a flag, visible in the process list; prefer " + flagenv.EnvName(secret))
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 
-	cfg := defaults
-	cfg.ServiceVersion = version
-	cfg.MockFallback = *mockFallback
-	cfg.AllowUnknownQueryParameters = *allowUnknown
-	cfg.CacheTimeIndex, cfg.CacheTimeSearch = *cacheIndex, *cacheSearch
-	cfg.CacheTimeCategories, cfg.CacheTimeCatchAll = *cacheCategories, *cacheCatchAll
 	reg := process.NewMetricsRegistry()
-	webhookOpts.Metrics = reg
-	stream := events.DefaultStreamOptions()
-	stream.Replicas = *replicas
-	apiOpts := service.APIOptions{
-		Config:      cfg,
-		DataDir:     *dataDir,
-		MaxZipBytes: *maxZip,
-		Replicas:    *replicas,
-		Log:         log,
-		Metrics:     reg,
-	}
-	if *registry != "" {
-		apiOpts.Registry = oci.Config{Registry: *registry, Username: *username, Password: *password, DockerConfig: *dockerConfig, Insecure: *insecure}
-	}
-
-	main, err := process.Listen("api", *address, nil)
+	o.api.Log, o.api.Metrics = log, reg
+	o.indexer.Metrics, o.webhook.Metrics = reg, reg
+	main, err := process.Listen("api", o.address, nil)
 	if err != nil {
 		return err
 	}
-	if *tlsCert != "" || *tlsKey != "" {
-		if err := main.UseTLS(*tlsCert, *tlsKey, *tlsMin); err != nil {
+	if o.tlsCert != "" || o.tlsKey != "" {
+		if err := main.UseTLS(o.tlsCert, o.tlsKey, o.tlsMinVersion); err != nil {
 			return err
 		}
 	}
 	main.SetTimeouts(process.APITimeouts())
-	metrics, err := process.MetricsListener(*metricsAddress, reg)
+	metrics, err := process.MetricsListener(o.metricsAddress, reg)
 	if err != nil {
 		return err
 	}
 	var server *api.Server
-	if *featureIndexer {
-		if *registry == "" {
-			return fmt.Errorf("-feature-oci-indexer needs -oci-registry")
-		}
+	if o.allInOne {
 		all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-			API: apiOpts,
-			Indexer: service.IndexerOptions{
-				Registry: apiOpts.Registry, Repository: *repository, Repositories: flagenv.List(*repositories), ResyncInterval: *resync,
-				MaxZipBytes: *maxZip, Stream: stream, Metrics: reg,
-			},
-			DataDir:             *dataDir,
-			NATSURL:             *natsURL,
-			EmbeddedNATSAddress: *embeddedNATS,
-			Webhook:             webhookOpts,
+			API:                 o.api,
+			Indexer:             o.indexer,
+			DataDir:             o.dataDir,
+			NATSURL:             o.natsURL,
+			EmbeddedNATSAddress: o.embeddedNATS,
+			Webhook:             o.webhook,
 			Log:                 log,
 		})
 		if err != nil {
@@ -148,10 +156,10 @@ func run(args []string) error {
 		defer all.Close()
 		server = all.API.Server
 	} else {
-		if *registry == "" {
+		if o.api.Registry.Registry == "" {
 			log.Warn("no -oci-registry: package zips, signatures and files cannot be downloaded (mock packages still can)")
 		}
-		url := *natsURL
+		url := o.natsURL
 		if url == "" {
 			url = "nats://localhost:4222"
 		}
@@ -160,7 +168,7 @@ func run(args []string) error {
 			return err
 		}
 		defer nc.Close()
-		a, err := service.StartAPI(ctx, nc, apiOpts)
+		a, err := service.StartAPI(ctx, nc, o.api)
 		if err != nil {
 			return err
 		}
@@ -168,7 +176,7 @@ func run(args []string) error {
 		server = a.Server
 	}
 	main.Handle(server)
-	log.Info("package registry starting", slog.String("version", version), slog.Bool("all_in_one", *featureIndexer),
-		slog.String("registry", *registry), slog.String("repository", *repository))
+	log.Info("package registry starting", slog.String("version", version), slog.Bool("all_in_one", o.allInOne),
+		slog.String("registry", o.api.Registry.Registry), slog.String("repository", o.indexer.Repository))
 	return process.Serve(ctx, log, main, metrics)
 }

@@ -1,92 +1,94 @@
 // Command indexer consumes registry events from NATS JetStream, reconciles the named repositories
 // against the OCI registry and publishes the package index to the JetStream key-value bucket
-// that API replicas follow.
+// that API replicas follow. It only reads flags and wires internal/service together.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
-	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
 func main() {
-	flagenv.Exit("indexer", run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	flagenv.Exit("indexer", run(ctx, os.Args[1:], os.LookupEnv))
 }
 
-func run(args []string) error {
+type options struct {
+	// address serves /health.
+	address        string
+	metricsAddress string
+	natsURL        string
+	indexer        service.IndexerOptions
+	logLevel       string
+	logType        string
+	passwordInArgs bool
+}
+
+func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
+	var o options
 	fs := flag.NewFlagSet("indexer", flag.ContinueOnError)
-	address := fs.String("address", "localhost:8082", "address of /health")
-	natsURL := fs.String("nats-url", "nats://localhost:4222", "NATS server URL")
-	registry := fs.String("oci-registry", "", "OCI registry address: host[:port], optionally with http:// or https://")
-	repository := fs.String("oci-repository", "packages", "base repository of the packages")
-	repositories := fs.String("oci-repositories", "", "comma-separated repositories to reconcile on every sync, besides those discovered")
-	username := fs.String("oci-username", "", "registry username")
-	password := fs.String("oci-password", "", "registry password or token (prefer EPR_OCI_PASSWORD)")
-	dockerConfig := fs.String("oci-docker-config", oci.DefaultDockerConfig(), "Docker config.json to take registry credentials from when -oci-username is empty (auths, credHelpers, credsStore); empty: none")
-	insecure := fs.Bool("oci-insecure", false, "skip TLS verification and allow plain HTTP")
-	dataDir := fs.String("data-dir", "data/indexer", "directory for the indexer's bbolt state and blob cache")
-	resync := fs.Duration("resync-interval", 10*time.Minute, "full resync period (0 disables)")
-	parallelism := fs.Int("parallelism", 4, "repositories reconciled at once")
-	maxZip := fs.Int64("max-zip-bytes", 512<<20, "largest package zip read")
-	replicas := fs.Int("nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logType := fs.String("log-type", "ecs", "ecs (JSON) or dev (text)")
-	metricsAddress := fs.String("metrics-address", "", "address of /metrics (empty: off)")
-	if err := flagenv.Parse(fs, args, nil); err != nil {
-		return err
+	fs.StringVar(&o.address, "address", "localhost:8082", "address of /health")
+	fs.StringVar(&o.natsURL, "nats-url", "nats://localhost:4222", "NATS server URL")
+	o.indexer.RegisterFlags(fs)
+	fs.StringVar(&o.indexer.DataDir, "data-dir", "data/indexer", "directory for the indexer's bbolt state and blob cache")
+	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address of /metrics (empty: off)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logType, "log-type", "ecs", "ecs (JSON) or dev (text)")
+	if err := flagenv.Parse(fs, args, lookup); err != nil {
+		return options{}, err
 	}
-	log, err := flagenv.Logger(*logLevel, *logType)
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.indexer.Registry.Registry == "" {
+		return options{}, errors.New("-oci-registry is required")
+	}
+	o.passwordInArgs = flagenv.InArgs(args, "oci-password")
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, lookup func(string) (string, bool)) error {
+	o, err := parseFlags(args, lookup)
 	if err != nil {
 		return err
 	}
-	if *registry == "" {
-		return fmt.Errorf("-oci-registry is required")
+	log, err := flagenv.Logger(o.logLevel, o.logType)
+	if err != nil {
+		return err
 	}
-	if flagenv.InArgs(args, "oci-password") {
-		log.Warn("password given as a flag; prefer " + flagenv.EnvName("oci-password"))
+	if o.passwordInArgs {
+		log.Warn("password given as a flag, visible in the process list; prefer " + flagenv.EnvName("oci-password"))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 
-	nc, err := events.Connect(*natsURL, "epr-indexer", log)
+	nc, err := events.Connect(o.natsURL, "epr-indexer", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	reg := process.NewMetricsRegistry()
-	stream := events.DefaultStreamOptions()
-	stream.Replicas = *replicas
-	ix, err := service.StartIndexer(ctx, nc, service.IndexerOptions{
-		Registry:       oci.Config{Registry: *registry, Username: *username, Password: *password, DockerConfig: *dockerConfig, Insecure: *insecure},
-		Repository:     *repository,
-		Repositories:   flagenv.List(*repositories),
-		DataDir:        *dataDir,
-		ResyncInterval: *resync,
-		Parallelism:    *parallelism,
-		MaxZipBytes:    *maxZip,
-		Stream:         stream,
-		Log:            log,
-		Metrics:        reg,
-	})
+	o.indexer.Log = log
+	o.indexer.Metrics = reg
+	ix, err := service.StartIndexer(ctx, nc, o.indexer)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
-	health, err := process.Listen("health", *address, process.HealthHandler(func() bool { return nc.IsConnected() && ix.Ready() }))
+	health, err := process.Listen("health", o.address, process.HealthHandler(func() bool { return nc.IsConnected() && ix.Ready() }))
 	if err != nil {
 		return err
 	}
-	metrics, err := process.MetricsListener(*metricsAddress, reg)
+	metrics, err := process.MetricsListener(o.metricsAddress, reg)
 	if err != nil {
 		return err
 	}

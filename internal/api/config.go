@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -25,8 +26,9 @@ type Config struct {
 	// empty. Off, an empty index answers empty results.
 	MockFallback bool
 
-	// Cache-Control max-age of the four EPR cache classes. Zero means the
-	// default; negative is an error. Sent in whole seconds.
+	// Cache-Control max-age of the four EPR cache classes, sent in whole
+	// seconds. Zero means the default; anything else under a second is an
+	// error (it would be sent as 0).
 	CacheTimeIndex      time.Duration // "/", "/index.json", "/package/<n>/<v>/"
 	CacheTimeSearch     time.Duration
 	CacheTimeCategories time.Duration
@@ -62,6 +64,24 @@ func DefaultConfig() Config {
 	}
 }
 
+// RegisterFlags defines the EPR flags that tune the API on fs, writing into c; c's values at the
+// time of the call are the defaults shown.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.MockFallback, "mock-fallback", c.MockFallback, "serve built-in mock packages while the index is empty")
+	fs.BoolVar(&c.AllowUnknownQueryParameters, "allow-unknown-query-parameters", c.AllowUnknownQueryParameters, "false makes unknown query parameters a 400")
+	fs.DurationVar(&c.CacheTimeIndex, "cache-time-index", c.CacheTimeIndex, "Cache-Control max-age of / and /package/<n>/<v>/")
+	fs.DurationVar(&c.CacheTimeSearch, "cache-time-search", c.CacheTimeSearch, "Cache-Control max-age of /search")
+	fs.DurationVar(&c.CacheTimeCategories, "cache-time-categories", c.CacheTimeCategories, "Cache-Control max-age of /categories")
+	fs.DurationVar(&c.CacheTimeCatchAll, "cache-time-catch-all", c.CacheTimeCatchAll, "Cache-Control max-age of zips, signatures and files")
+}
+
+// Validate reports the first setting New would refuse, so that a command can refuse it before
+// it opens anything.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c Config) withDefaults() (Config, error) {
 	d := DefaultConfig()
 	if c.ServiceName == "" {
@@ -75,14 +95,14 @@ func (c Config) withDefaults() (Config, error) {
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"index", &c.CacheTimeIndex, d.CacheTimeIndex},
-		{"search", &c.CacheTimeSearch, d.CacheTimeSearch},
-		{"categories", &c.CacheTimeCategories, d.CacheTimeCategories},
-		{"catch_all", &c.CacheTimeCatchAll, d.CacheTimeCatchAll},
+		{"cache-time-index", &c.CacheTimeIndex, d.CacheTimeIndex},
+		{"cache-time-search", &c.CacheTimeSearch, d.CacheTimeSearch},
+		{"cache-time-categories", &c.CacheTimeCategories, d.CacheTimeCategories},
+		{"cache-time-catch-all", &c.CacheTimeCatchAll, d.CacheTimeCatchAll},
 	} {
 		switch {
-		case *t.v < 0:
-			return c, fmt.Errorf("cache time %s must be > 0, got %v", t.name, *t.v)
+		case *t.v < time.Second && *t.v != 0:
+			return c, fmt.Errorf("-%s must be at least 1s, got %v", t.name, *t.v)
 		case *t.v == 0:
 			*t.v = t.def
 		}

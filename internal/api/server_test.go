@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -439,6 +440,10 @@ func TestConfig(t *testing.T) {
 	cfg.CacheTimeIndex = -1
 	if _, err := New(cfg, nil, nil, nil); err == nil {
 		t.Error("negative cache time accepted")
+	}
+	cfg.CacheTimeIndex = 500 * time.Millisecond // would be sent as max-age=0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "-cache-time-index") {
+		t.Errorf("sub-second cache time: err = %v, want it refused by its flag name", err)
 	}
 	cfg = Config{CacheTimeSearch: 90_500_000_000, ServiceName: "x"} // 90.5s
 	ts := newTestServer(t, cfg, false)

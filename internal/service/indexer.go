@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/indexer"
 	"github.com/oci-epr/package-registry/internal/oci"
@@ -37,6 +39,23 @@ type IndexerOptions struct {
 	Stream         events.StreamOptions
 	Log            *slog.Logger
 	Metrics        prometheus.Registerer
+}
+
+// RegisterFlags defines the indexer role's flags on fs, writing into o: the registry connection,
+// the layout, the resync and the limits. cmd/indexer and the all-in-one cmd/api both call it, so
+// the two configure the indexer from the same flags with the same defaults; the data directory
+// is each command's own.
+func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
+	o.Registry.RegisterFlags(fs)
+	fs.StringVar(&o.Repository, "oci-repository", "packages", "base repository of the packages")
+	fs.Func("oci-repositories", "comma-separated repositories to reconcile on every sync, besides those discovered", func(v string) error {
+		o.Repositories = flagenv.List(v)
+		return nil
+	})
+	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync period (0 disables)")
+	fs.IntVar(&o.Parallelism, "parallelism", 4, "repositories reconciled at once")
+	fs.Int64Var(&o.MaxZipBytes, "max-zip-bytes", packages.DefaultLimits().MaxZipSize, "largest package zip read or served")
+	fs.IntVar(&o.Stream.Replicas, "nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
 }
 
 // Indexer is a running indexer service.

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/service"
+)
+
+func TestParseFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	defaults := func(registry string) service.IndexerOptions {
+		return service.IndexerOptions{
+			Registry:   oci.Config{Registry: registry, DockerConfig: oci.DefaultDockerConfig()},
+			Repository: "packages", DataDir: "data/indexer", ResyncInterval: 10 * time.Minute, Parallelism: 4,
+			MaxZipBytes: 512 << 20, Stream: events.StreamOptions{Replicas: 1},
+		}
+	}
+	custom := defaults("https://r.example")
+	custom.Registry.Username, custom.Registry.Password, custom.Registry.Insecure = "u", "s3cret", true
+	custom.Repository, custom.Repositories = "epr", []string{"epr/a", "epr/b"}
+	custom.ResyncInterval, custom.Parallelism, custom.Stream.Replicas = time.Minute, 8, 3
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want options
+		err  string
+	}{
+		{name: "defaults", args: []string{"-oci-registry", "r:5000"}, want: options{address: "localhost:8082", natsURL: "nats://localhost:4222",
+			indexer: defaults("r:5000"), logLevel: "info", logType: "ecs"}},
+		{name: "environment, flags win",
+			args: []string{"-oci-registry", "https://r.example", "-parallelism", "8", "-oci-repositories", "epr/a, ,epr/b"},
+			env: map[string]string{"EPR_OCI_REGISTRY": "ignored:1", "EPR_OCI_USERNAME": "u", "EPR_OCI_PASSWORD": "s3cret",
+				"EPR_OCI_INSECURE": "true", "EPR_OCI_REPOSITORY": "epr", "EPR_RESYNC_INTERVAL": "1m", "EPR_PARALLELISM": "2",
+				"EPR_NATS_REPLICAS": "3", "EPR_LOG_LEVEL": "debug"},
+			want: options{address: "localhost:8082", natsURL: "nats://localhost:4222", indexer: custom, logLevel: "debug", logType: "ecs"}},
+		{name: "password on the command line", args: []string{"-oci-registry=r", "-oci-username=u", "-oci-password=p"},
+			want: func() options {
+				o := options{address: "localhost:8082", natsURL: "nats://localhost:4222", indexer: defaults("r"), logLevel: "info", logType: "ecs", passwordInArgs: true}
+				o.indexer.Registry.Username, o.indexer.Registry.Password = "u", "p"
+				return o
+			}()},
+		{name: "no registry", err: "-oci-registry is required"},
+		{name: "bad env value", args: []string{"-oci-registry=r"}, env: map[string]string{"EPR_RESYNC_INTERVAL": "often"}, err: "-resync-interval"},
+		{name: "stray argument", args: []string{"-oci-registry=r", "run"}, err: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args, env(tt.env))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
