@@ -1,0 +1,98 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+func TestParseFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, o options)
+		err   string
+	}{
+		{name: "defaults", check: func(t *testing.T, o options) {
+			if o.address != "localhost:8080" || o.allInOne || o.dataDir != "data" || o.natsURL != "" {
+				t.Errorf("address %q allInOne %v dataDir %q natsURL %q", o.address, o.allInOne, o.dataDir, o.natsURL)
+			}
+			c := o.api.Config
+			if !c.MockFallback || !c.AllowUnknownQueryParameters || c.CacheTimeIndex != 10*time.Second || c.CacheTimeSearch != 10*time.Minute {
+				t.Errorf("api config %+v", c)
+			}
+			if o.api.MaxZipBytes != packages.DefaultLimits().MaxZipSize || o.api.Replicas != 1 || o.api.DataDir != "data" {
+				t.Errorf("api options: max zip %d, replicas %d, data dir %q", o.api.MaxZipBytes, o.api.Replicas, o.api.DataDir)
+			}
+			if o.webhook.MaxBodyBytes != webhook.DefaultMaxBodyBytes || o.webhook.BodyTimeout != webhook.DefaultBodyTimeout ||
+				o.webhook.PublishTimeout != service.DefaultPublishTimeout {
+				t.Errorf("webhook options %+v", o.webhook)
+			}
+			if o.tlsMinVersion != 0x0303 {
+				t.Errorf("tls min version %#x, want TLS 1.2", o.tlsMinVersion)
+			}
+		}},
+		{name: "all-in-one takes the indexer's and webhook's flags, env mirrored, flags win",
+			args: []string{"-feature-oci-indexer", "-oci-registry", "r:5000", "-parallelism", "8", "-max-body-bytes", "4096"},
+			env: map[string]string{"EPR_OCI_REGISTRY": "ignored:1", "EPR_OCI_USERNAME": "u", "EPR_OCI_PASSWORD": "p",
+				"EPR_NATS_REPLICAS": "3", "EPR_MAX_ZIP_BYTES": "1000", "EPR_PUBLISH_TIMEOUT": "2s", "EPR_WEBHOOK_TOKEN": "t",
+				"EPR_CACHE_TIME_SEARCH": "1m", "EPR_TLS_MIN_VERSION": "1.3"},
+			check: func(t *testing.T, o options) {
+				if !o.allInOne || o.indexer.Registry.Registry != "r:5000" || o.indexer.Parallelism != 8 || o.indexer.Stream.Replicas != 3 {
+					t.Errorf("indexer options %+v", o.indexer)
+				}
+				// The API downloads from the indexer's registry with the same limit and replicas.
+				if o.api.Registry != o.indexer.Registry || o.api.MaxZipBytes != 1000 || o.api.Replicas != 3 {
+					t.Errorf("api options: registry %+v, max zip %d, replicas %d", o.api.Registry, o.api.MaxZipBytes, o.api.Replicas)
+				}
+				if o.webhook.MaxBodyBytes != 4096 || o.webhook.PublishTimeout != 2*time.Second || o.webhook.Token != "t" {
+					t.Errorf("webhook options %+v", o.webhook)
+				}
+				if o.api.Config.CacheTimeSearch != time.Minute || o.tlsMinVersion != 0x0304 {
+					t.Errorf("cache-time-search %v, tls min %#x", o.api.Config.CacheTimeSearch, o.tlsMinVersion)
+				}
+				if len(o.secretsInArgs) != 0 {
+					t.Errorf("secrets from the environment reported as arguments: %v", o.secretsInArgs)
+				}
+			}},
+		{name: "secrets on the command line", args: []string{"-webhook-token=t", "-oci-password", "p"}, check: func(t *testing.T, o options) {
+			if strings.Join(o.secretsInArgs, ",") != "oci-password,webhook-token" {
+				t.Errorf("secretsInArgs = %v", o.secretsInArgs)
+			}
+		}},
+		// api.New turns a zero into the default (internal/api's TestConfig); here it must pass.
+		{name: "cache time zero is accepted", args: []string{"-cache-time-index=0"}, check: func(t *testing.T, o options) {
+			if o.api.Config.CacheTimeIndex != 0 {
+				t.Errorf("cache-time-index %v", o.api.Config.CacheTimeIndex)
+			}
+		}},
+		{name: "all-in-one without a registry", args: []string{"-feature-oci-indexer"}, err: "needs -oci-registry"},
+		{name: "sub-second cache time", args: []string{"-cache-time-search=500ms"}, err: "-cache-time-search must be at least 1s"},
+		{name: "bad TLS version", args: []string{"-tls-min-version=1.0"}, err: "-tls-min-version"},
+		{name: "bad env value", env: map[string]string{"EPR_MOCK_FALLBACK": "maybe"}, err: "-mock-fallback"},
+		{name: "stray argument", args: []string{"serve"}, err: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args, env(tt.env))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want it to mention %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
