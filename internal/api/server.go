@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oci-epr/package-registry/docs"
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
@@ -48,11 +49,12 @@ type Server struct {
 	mockZips map[string][]byte
 	archives *archiveCache
 
-	indexResp *cachedResponse
-	ccIndex   []string
-	ccSearch  []string
-	ccCats    []string
-	ccCatch   []string
+	indexResp   *cachedResponse
+	openapiResp *cachedResponse
+	ccIndex     []string
+	ccSearch    []string
+	ccCats      []string
+	ccCatch     []string
 	// routes maps the echo paths the API registered to their metric label.
 	routes map[string]string
 }
@@ -73,6 +75,7 @@ var (
 	valStar      = []string{"*"}
 	valMock      = []string{"mock"}
 	valJSON      = []string{"application/json"}
+	valYAML      = []string{"application/yaml"}
 	valTextPlain = []string{"text/plain; charset=utf-8"}
 	valNoSniff   = []string{"nosniff"}
 	ccNoStore    = []string{"max-age=0", "private, no-store"}
@@ -129,6 +132,7 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 		return nil, err
 	}
 	s.indexResp = newCachedResponse(info)
+	s.openapiResp = newCachedResponse(docs.OpenAPI)
 	s.routes = map[string]string{}
 	s.e = echo.New()
 	s.e.HideBanner, s.e.HidePort = true, true
@@ -159,11 +163,12 @@ func (s *Server) register() {
 	add("/search", "/search", s.handleSearch)
 	add("/categories", "/categories", s.handleCategories)
 	add("/favicon.ico", "/favicon.ico", s.handleFavicon)
+	add("/openapi.yaml", "/openapi.yaml", s.handleOpenAPI)
 	add("/epr/:any/:file", "/epr/{any}/{file}", s.handleEPR)
 	add("/package/:name/:version/", "/package/{n}/{v}/", s.handlePackage)
 	add("/package/:name/:version/*", "/package/{n}/{v}/{file...}", s.handleFile)
 	// A path that differs from a route by a trailing slash is redirected.
-	for _, p := range []string{"/index.json", "/health", "/search", "/categories", "/favicon.ico"} {
+	for _, p := range []string{"/index.json", "/health", "/search", "/categories", "/favicon.ico", "/openapi.yaml"} {
 		add(p+"/", p+"/", s.redirect(func(esc string) string { return strings.TrimSuffix(esc, "/") }))
 	}
 	add("/package/:name/:version", "/package/{n}/{v}", s.redirect(func(esc string) string { return esc + "/" }))
@@ -250,6 +255,11 @@ func (s *Server) writeError(c echo.Context, status int, msg string, cc []string)
 
 // writeJSON sends a prepared JSON response, or 304 when the client has it.
 func (s *Server) writeJSON(c echo.Context, resp *cachedResponse, cc []string) {
+	s.writeCached(c, resp, cc, valJSON)
+}
+
+// writeCached sends a prepared response of the given Content-Type, or 304 when the client has it.
+func (s *Server) writeCached(c echo.Context, resp *cachedResponse, cc, contentType []string) {
 	w := c.Response()
 	h := w.Header()
 	h[hCacheControl] = cc
@@ -258,7 +268,7 @@ func (s *Server) writeJSON(c echo.Context, resp *cachedResponse, cc []string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h[hContentType] = valJSON
+	h[hContentType] = contentType
 	h[hContentLen] = resp.length
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(resp.body)
@@ -421,6 +431,13 @@ func (s *Server) redirect(target func(escapedPath string) string) handler {
 		http.Redirect(c.Response(), r, to, http.StatusMovedPermanently)
 		return s.routes[c.Path()]
 	}
+}
+
+// handleOpenAPI serves docs/openapi.yaml, the description of this API. EPR has no such route;
+// the media type is RFC 9512's.
+func (s *Server) handleOpenAPI(c echo.Context, _ *Snapshot) string {
+	s.writeCached(c, s.openapiResp, s.ccCatch, valYAML)
+	return "/openapi.yaml"
 }
 
 func (s *Server) handleFavicon(c echo.Context, _ *Snapshot) string {
