@@ -1,0 +1,78 @@
+package api
+
+// How the API writes a response: shared header values, errors, and prepared (cached) bodies.
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Header keys in canonical form, and shared read-only value slices: setting
+// them by map assignment avoids an allocation per header per response.
+const (
+	hCacheControl = "Cache-Control"
+	hContentType  = "Content-Type"
+	hContentLen   = "Content-Length"
+	hETag         = "Etag"
+	hCORS         = "Access-Control-Allow-Origin"
+	hSource       = "X-Package-Source"
+	hNoSniff      = "X-Content-Type-Options"
+)
+
+var (
+	valStar      = []string{"*"}
+	valMock      = []string{"mock"}
+	valJSON      = []string{"application/json"}
+	valYAML      = []string{"application/yaml"}
+	valTextPlain = []string{"text/plain; charset=utf-8"}
+	valNoSniff   = []string{"nosniff"}
+	ccNoStore    = []string{"max-age=0", "private, no-store"}
+)
+
+func cacheControl(d time.Duration) []string {
+	return []string{"max-age=" + strconv.Itoa(int(d/time.Second)), "public"}
+}
+
+// writeError writes a plain-text error; cc nil sends no Cache-Control.
+func (s *Server) writeError(c echo.Context, status int, msg string, cc []string) {
+	w := c.Response()
+	h := w.Header()
+	for _, k := range []string{hContentLen, hETag, "Last-Modified", "Content-Encoding", "Accept-Ranges"} {
+		delete(h, k)
+	}
+	if cc == nil {
+		delete(h, hCacheControl)
+	} else {
+		h[hCacheControl] = cc
+	}
+	h[hContentType] = valTextPlain
+	h[hNoSniff] = valNoSniff
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// writeJSON sends a prepared JSON response, or 304 when the client has it.
+func (s *Server) writeJSON(c echo.Context, resp *cachedResponse, cc []string) {
+	s.writeCached(c, resp, cc, valJSON)
+}
+
+// writeCached sends a prepared response of the given Content-Type, or 304 when the client has it.
+func (s *Server) writeCached(c echo.Context, resp *cachedResponse, cc, contentType []string) {
+	w := c.Response()
+	h := w.Header()
+	h[hCacheControl] = cc
+	h[hETag] = resp.etagH
+	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(strings.Join(inm, ","), resp.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h[hContentType] = contentType
+	h[hContentLen] = resp.length
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp.body)
+}
