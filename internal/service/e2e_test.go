@@ -29,7 +29,11 @@ import (
 const testToken = "e2e-secret-token"
 
 // forwarder lets a listener exist (and have an address) before the handler it serves.
-type forwarder struct{ h atomic.Pointer[http.Handler] }
+// It counts the webhook deliveries it answered with a 5xx (the registry retries those).
+type forwarder struct {
+	h               atomic.Pointer[http.Handler]
+	webhookFailures atomic.Int64
+}
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := f.h.Load()
@@ -37,7 +41,28 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		sw := &statusWriter{ResponseWriter: w}
+		(*h).ServeHTTP(sw, r)
+		if sw.status >= 500 {
+			f.webhookFailures.Add(1)
+		}
+		return
+	}
 	(*h).ServeHTTP(w, r)
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 type stack struct {
@@ -50,6 +75,8 @@ type stack struct {
 	dataDir string
 	// blobGets counts GET requests the registry served per blob path.
 	blobGets *sync.Map
+	// webhookFailures counts the notifications answered with a 5xx.
+	webhookFailures *atomic.Int64
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -135,7 +162,8 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets}
+	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets,
+		webhookFailures: &fwd.webhookFailures}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
 	return s
 }
@@ -340,11 +368,16 @@ func TestPipelineSurvivesNATSRestart(t *testing.T) {
 
 	addr := s.all.NATS.Address()
 	s.all.NATS.Shutdown()
+	failedBefore := s.webhookFailures.Load()
 	second := packagetest.InputPackage()
 	if _, err := s.client.PushPackage(ctx, "packages/"+second.Name, second.Version, packagetest.Build(second), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the registry's deliveries fail meanwhile
+	// NATS comes back only after the push's notification was refused, so that what brings the
+	// package in is the registry's retry.
+	s.eventually("a notification refused while NATS is down", 10*time.Second, func() bool {
+		return s.webhookFailures.Load() > failedBefore
+	})
 	restarted, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(s.dataDir, "nats"), Address: addr})
 	if err != nil {
 		t.Fatal(err)
