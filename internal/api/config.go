@@ -45,6 +45,9 @@ type Config struct {
 	// 0.1-1 MB open, one at the entry limit (20,000) about 10 MB, so the
 	// default keeps 64 typical packages or ~25 of the largest allowed.
 	OpenArchiveBytes int64
+	// Upstream, when set, turns proxy mode on: /search and /categories merge its answers with
+	// ours, versions we do not hold are redirected to it, and no mock packages are served.
+	Upstream Upstream
 	// ArchiveLimits bound reading a zip for static files; zero fields are the
 	// packages defaults.
 	ArchiveLimits packages.Limits

@@ -72,6 +72,9 @@ func (s *Server) handleEPR(c echo.Context, snap *Snapshot) string {
 		return label
 	}
 	e, found := snap.Lookup(name, version)
+	if !found && s.redirectUpstream(c) {
+		return label
+	}
 	if sig {
 		// A known but unsigned version is a 404 too (EPR answers 500).
 		if !found || e.rec.Signature == nil {
@@ -170,7 +173,9 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 	}
 	e, found := snap.Lookup(name, version)
 	if !found {
-		s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+		if !s.redirectUpstream(c) {
+			s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+		}
 		return label
 	}
 	rel, ok := pathParam(c, "*")

@@ -38,12 +38,18 @@ func (s *Server) handleHealth(c echo.Context, _ *Snapshot) string {
 var (
 	searchRoute = queryRoute{
 		label: "/search", kind: kindSearch, parse: ParseSearchQuery,
-		render:  func(snap *Snapshot, f *Filter) ([]byte, error) { return searchBody(snap.Search(f)) },
+		render: func(snap *Snapshot, f *Filter) ([]byte, error) { return searchBody(snap.Search(f)) },
+		merge: func(snap *Snapshot, f *Filter, up []byte) ([]byte, error) {
+			return mergeSearch(snap.Search(f), up, f.All)
+		},
 		failure: func(err error) string { return "fetching package failed: " + err.Error() },
 	}
 	categoriesRoute = queryRoute{
 		label: "/categories", kind: kindCategories, parse: ParseCategoriesQuery,
-		render:  func(snap *Snapshot, f *Filter) ([]byte, error) { return packages.Encode(snap.Categories(f)) },
+		render: func(snap *Snapshot, f *Filter) ([]byte, error) { return packages.Encode(snap.Categories(f)) },
+		merge: func(snap *Snapshot, f *Filter, up []byte) ([]byte, error) {
+			return mergeCategories(snap.Categories(f), up)
+		},
 		failure: func(err error) string { return err.Error() },
 	}
 )
@@ -58,10 +64,12 @@ func (s *Server) handleCategories(c echo.Context, snap *Snapshot) string {
 
 // queryRoute is what differs between /search and /categories.
 type queryRoute struct {
-	label   string
-	kind    byte
-	parse   func(url.Values, bool) (*Filter, error)
-	render  func(*Snapshot, *Filter) ([]byte, error)
+	label  string
+	kind   byte
+	parse  func(url.Values, bool) (*Filter, error)
+	render func(*Snapshot, *Filter) ([]byte, error)
+	// merge renders the answer merged with the upstream's body (nil when it has none).
+	merge   func(*Snapshot, *Filter, []byte) ([]byte, error)
 	failure func(error) string // the 404 body of a backend failure (epr-api.md §6)
 }
 
@@ -71,7 +79,8 @@ type queryRoute struct {
 func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []string) string {
 	r := c.Request()
 	key := cacheKey{q.kind, r.URL.RawQuery}
-	if resp, ok := snap.cache.get(key); ok {
+	proxied := s.cfg.Upstream != nil
+	if resp, ok := snap.cache.get(key); ok && !proxied {
 		s.writeJSON(c, resp, cc)
 		return q.label
 	}
@@ -86,6 +95,9 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 	if err != nil {
 		s.writeError(c, http.StatusBadRequest, err.Error(), ccNoStore)
 		return q.label
+	}
+	if proxied {
+		return s.serveProxiedQuery(c, snap, q, f, cc)
 	}
 	normal := cacheKey{q.kind, "\x00" + f.Key()}
 	resp, ok := snap.cache.get(normal)
@@ -117,7 +129,9 @@ func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
 	}
 	e, found := snap.Lookup(name, version)
 	if !found {
-		s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+		if !s.redirectUpstream(c) {
+			s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+		}
 		return label
 	}
 	body, err := packages.Encode(e.Package)

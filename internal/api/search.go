@@ -304,23 +304,33 @@ func encodeArrayElement(v any) ([]byte, error) {
 // searchBody renders results exactly as packages.Encode would render the
 // []SearchItem, except that no results give "[]" without a newline.
 func searchBody(results []Result) ([]byte, error) {
-	if len(results) == 0 {
-		return []byte("[]"), nil
-	}
 	parts := make([][]byte, len(results))
-	size := 4
 	for i, r := range results {
 		var err error
-		if r.Narrowed {
-			item := r.SearchItem()
-			parts[i], err = encodeArrayElement(&item)
-		} else {
-			parts[i], err = r.Entry.searchItemJSON()
-		}
-		if err != nil {
+		if parts[i], err = resultElement(r); err != nil {
 			return nil, err
 		}
-		size += len(parts[i]) + 4
+	}
+	return arrayBody(parts), nil
+}
+
+// resultElement is one result as an array element (see encodeArrayElement).
+func resultElement(r Result) ([]byte, error) {
+	if r.Narrowed {
+		item := r.SearchItem()
+		return encodeArrayElement(&item)
+	}
+	return r.Entry.searchItemJSON()
+}
+
+// arrayBody assembles array elements into the body packages.Encode would write; none give "[]".
+func arrayBody(parts [][]byte) []byte {
+	if len(parts) == 0 {
+		return []byte("[]")
+	}
+	size := 4
+	for _, p := range parts {
+		size += len(p) + 4
 	}
 	buf := make([]byte, 0, size)
 	buf = append(buf, "[\n"...)
@@ -331,6 +341,5 @@ func searchBody(results []Result) ([]byte, error) {
 		buf = append(buf, "  "...)
 		buf = append(buf, p...)
 	}
-	buf = append(buf, "\n]\n"...)
-	return buf, nil
+	return append(buf, "\n]\n"...)
 }

@@ -85,7 +85,7 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 		ccCatch:  cacheControl(cfg.CacheTimeCatchAll),
 	}
 	var mocks []*index.Record
-	if cfg.MockFallback {
+	if cfg.MockFallback && cfg.Upstream == nil {
 		if mocks, s.mockZips, err = mockPackages(mockTime); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,316 @@
+// Package upstream owns proxy mode's connection to another EPR-compatible registry: the
+// /search and /categories queries forwarded to it, each within a bounded time and retry budget
+// and coalesced per normalised query, the answers reused for a short while, and the last good
+// answer per query, kept so that a failing upstream degrades an answer instead of failing it.
+// It knows nothing of how answers are merged (internal/api does that).
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultURL is EPR's default -proxy-to: Elastic's public registry.
+const DefaultURL = "https://epr.elastic.co/"
+
+// Config configures proxy mode.
+type Config struct {
+	// Enabled turns proxy mode on (-feature-proxy-mode).
+	Enabled bool
+	// URL is the upstream registry's base URL (-proxy-to).
+	URL string
+	// AllowInsecure skips TLS certificate verification of the upstream (-proxy-allow-insecure).
+	AllowInsecure bool
+	// Timeout bounds the upstream's share of one answer, retries included (-proxy-timeout).
+	Timeout time.Duration
+	// CacheTime is how long an upstream answer (or failure) is reused before the upstream is
+	// asked again for the same query (-proxy-cache-time).
+	CacheTime time.Duration
+	// KeepFor is how long the last good answer of a query stays usable for degraded answers;
+	// the API sets it to its search cache time.
+	KeepFor time.Duration
+	// StaleWait bounds the wait for a fresh answer when a kept one could be served instead.
+	StaleWait time.Duration
+	// MaxEntries bounds the queries remembered.
+	MaxEntries int
+	// MaxBodyBytes bounds an upstream answer.
+	MaxBodyBytes int64
+}
+
+// RegisterFlags defines the proxy flags on fs, writing into c.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.Enabled, "feature-proxy-mode", false, "also serve the packages of the registry at -proxy-to: /search and /categories merged, other versions redirected there")
+	fs.StringVar(&c.URL, "proxy-to", DefaultURL, "proxy mode: base URL of the upstream EPR-compatible registry")
+	fs.BoolVar(&c.AllowInsecure, "proxy-allow-insecure", false, "proxy mode: skip TLS certificate verification of the upstream")
+	fs.DurationVar(&c.Timeout, "proxy-timeout", 5*time.Second, "proxy mode: the most one answer waits for the upstream, retries included")
+	fs.DurationVar(&c.CacheTime, "proxy-cache-time", 10*time.Second, "proxy mode: how long an upstream answer is reused before asking again")
+}
+
+// State says what part the upstream had in an answer.
+type State string
+
+const (
+	// Fresh: the upstream answered this query within its cache time.
+	Fresh State = "fresh"
+	// Stale: the upstream failed; Body is its last good answer to this query.
+	Stale State = "stale"
+	// Missing: the upstream failed and no good answer to this query is kept.
+	Missing State = "missing"
+)
+
+// Answer is the upstream's part of one answer.
+type Answer struct {
+	State State
+	// Body is the upstream's JSON array; nil when Missing.
+	Body []byte
+	// ID names Body (a hash), so that merged answers can be cached per upstream answer.
+	ID string
+}
+
+// Client forwards queries to the upstream. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	base    *url.URL
+	http    *http.Client
+	now     func() time.Time
+	flight  singleflight.Group
+	mu      sync.Mutex
+	entries map[string]*entry
+	metrics *metrics
+}
+
+// entry is what is known of one query; entries are replaced, never changed.
+type entry struct {
+	body      []byte
+	id        string
+	goodAt    time.Time // when body was fetched
+	checkedAt time.Time // when the upstream was last asked
+	ok        bool      // whether that last ask succeeded
+}
+
+// New checks cfg and builds a client; reg may be nil.
+func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(cfg.URL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("-proxy-to must be an http or https URL without query, got %q", redact(cfg.URL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("-proxy-to must not carry credentials, got %q", redact(cfg.URL))
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.CacheTime <= 0 {
+		cfg.CacheTime = 10 * time.Second
+	}
+	if cfg.KeepFor < cfg.CacheTime {
+		cfg.KeepFor = max(cfg.CacheTime, 10*time.Minute)
+	}
+	if cfg.StaleWait <= 0 {
+		cfg.StaleWait = time.Second
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = 4096
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 20
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.AllowInsecure, MinVersion: tls.VersionTLS12} //nolint:gosec // the operator's choice
+	transport.MaxIdleConnsPerHost = 32
+	return &Client{
+		cfg: cfg, base: u, now: time.Now, entries: map[string]*entry{}, metrics: m,
+		// Redirects are not followed: an upstream that moves is misconfigured, and following
+		// could leave the configured host.
+		http: &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}, nil
+}
+
+// String is the upstream's address, for logs.
+func (c *Client) String() string { return c.base.Redacted() }
+
+// Location is the upstream URL of a path of ours (escaped, as in the request) and its query.
+func (c *Client) Location(escapedPath, rawQuery string) string {
+	u := *c.base
+	loc := u.String() + escapedPath
+	if rawQuery != "" {
+		loc += "?" + rawQuery
+	}
+	return loc
+}
+
+// Query returns the upstream's answer to route ("/search" or "/categories") with rawQuery, as
+// the client spelled it; key is the normalised query, under which concurrent and repeated
+// queries share one upstream request. It never takes longer than the timeout, and less when a
+// kept answer can stand in; ctx ending makes it return at once with what is kept.
+func (c *Client) Query(ctx context.Context, route, rawQuery, key string) Answer {
+	k := route + "?" + key
+	now := c.now()
+	c.mu.Lock()
+	e := c.entries[k]
+	c.mu.Unlock()
+	if e != nil && now.Sub(e.checkedAt) < c.cfg.CacheTime {
+		return c.answer(route, e, e.ok, now)
+	}
+	ch := c.flight.DoChan(k, func() (any, error) { return c.refresh(k, route, rawQuery), nil })
+	wait := c.cfg.Timeout
+	if e != nil && e.body != nil && now.Sub(e.goodAt) < c.cfg.KeepFor {
+		wait = min(wait, c.cfg.StaleWait)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		fresh := r.Val.(*entry)
+		return c.answer(route, fresh, fresh.ok, c.now())
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	// The refresh goes on and fills the entry for the next query.
+	return c.answer(route, e, false, c.now())
+}
+
+func (c *Client) answer(route string, e *entry, fresh bool, now time.Time) Answer {
+	var a Answer
+	switch {
+	case e != nil && fresh && e.body != nil:
+		a = Answer{State: Fresh, Body: e.body, ID: e.id}
+	case e != nil && e.body != nil && now.Sub(e.goodAt) < c.cfg.KeepFor:
+		a = Answer{State: Stale, Body: e.body, ID: e.id}
+	default:
+		a = Answer{State: Missing}
+	}
+	c.metrics.answers.WithLabelValues(route, string(a.State)).Inc()
+	return a
+}
+
+// refresh asks the upstream and records the outcome under k. It runs detached from the
+// request that started it (others may be waiting for it), bounded by the timeout.
+func (c *Client) refresh(k, route, rawQuery string) *entry {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	body, err := c.fetch(ctx, route, rawQuery)
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.entries[k]
+	var e *entry
+	if err == nil {
+		e = &entry{body: body, id: strconv.FormatUint(xxhash.Sum64(body), 36), goodAt: now, checkedAt: now, ok: true}
+	} else {
+		e = &entry{checkedAt: now}
+		if old != nil {
+			e.body, e.id, e.goodAt = old.body, old.id, old.goodAt
+		}
+	}
+	if old == nil && len(c.entries) >= c.cfg.MaxEntries {
+		c.evictLocked(now)
+	}
+	c.entries[k] = e
+	return e
+}
+
+// evictLocked makes room: entries with nothing left to offer go first, then any.
+func (c *Client) evictLocked(now time.Time) {
+	for k, e := range c.entries {
+		if now.Sub(e.checkedAt) >= c.cfg.CacheTime && (e.body == nil || now.Sub(e.goodAt) >= c.cfg.KeepFor) {
+			delete(c.entries, k)
+		}
+	}
+	for k := range c.entries {
+		if len(c.entries) < c.cfg.MaxEntries {
+			break
+		}
+		delete(c.entries, k)
+	}
+}
+
+// errFinal marks an upstream answer that a retry would not change (a 4xx, a body that is not
+// a JSON array).
+var errFinal = errors.New("final")
+
+// fetch gets one answer, retrying network errors and 5xx with a short backoff while the
+// budget lasts.
+func (c *Client) fetch(ctx context.Context, route, rawQuery string) ([]byte, error) {
+	target := c.Location(route, rawQuery)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		body, outcome, err := c.get(ctx, target)
+		c.metrics.requests.WithLabelValues(route, outcome).Inc()
+		if err == nil || errors.Is(err, errFinal) || attempt == 3 {
+			return body, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+func (c *Client) get(ctx context.Context, target string) (body []byte, outcome string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, "invalid", fmt.Errorf("%w: %v", errFinal, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "oci-epr-proxy")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, "network_error", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		err := fmt.Errorf("upstream answered %d", resp.StatusCode)
+		if resp.StatusCode < 500 {
+			return nil, "http_error", fmt.Errorf("%w: %v", errFinal, err)
+		}
+		return nil, "http_error", err
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, "network_error", err
+	}
+	if int64(len(body)) > c.cfg.MaxBodyBytes {
+		return nil, "invalid", fmt.Errorf("%w: answer over %d bytes", errFinal, c.cfg.MaxBodyBytes)
+	}
+	if !isJSONArray(body) {
+		return nil, "invalid", fmt.Errorf("%w: answer is not a JSON array", errFinal)
+	}
+	return body, "ok", nil
+}
+
+func isJSONArray(b []byte) bool {
+	s := strings.TrimLeft(string(b), " \t\r\n")
+	return strings.HasPrefix(s, "[") && json.Valid(b)
+}
+
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "[unparsable URL]"
+}
