@@ -66,6 +66,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.StringVar(&o.logType, "log-type", "ecs", "ecs (JSON) or dev (text)")
 	o.api.Config = api.DefaultConfig()
 	o.api.Config.RegisterFlags(fs)
+	o.api.Proxy.RegisterFlags(fs)
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&tlsMin, "tls-min-version", "1.2", "minimum TLS version: 1.1, 1.2 or 1.3")
@@ -88,6 +89,11 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	}
 	if err := o.api.Config.Validate(); err != nil {
 		return options{}, err
+	}
+	if o.api.Proxy.Enabled {
+		if err := o.api.Proxy.Validate(); err != nil {
+			return options{}, err
+		}
 	}
 	if o.allInOne && o.indexer.Registry.Registry == "" {
 		return options{}, errors.New("-feature-oci-indexer needs -oci-registry")

@@ -74,6 +74,19 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("cache-time-index %v", o.api.Config.CacheTimeIndex)
 			}
 		}},
+		{name: "proxy mode", args: []string{"-feature-proxy-mode", "-proxy-to=http://epr.internal:8080/", "-proxy-allow-insecure"},
+			env: map[string]string{"EPR_PROXY_TIMEOUT": "2s"}, check: func(t *testing.T, o options) {
+				p := o.api.Proxy
+				if !p.Enabled || p.URL != "http://epr.internal:8080/" || !p.AllowInsecure || p.Timeout != 2*time.Second || p.CacheTime != 10*time.Second {
+					t.Errorf("proxy options %+v", p)
+				}
+			}},
+		{name: "proxy mode off by default", check: func(t *testing.T, o options) {
+			if o.api.Proxy.Enabled || o.api.Proxy.URL != "https://epr.elastic.co/" {
+				t.Errorf("proxy options %+v", o.api.Proxy)
+			}
+		}},
+		{name: "proxy to a bad URL", args: []string{"-feature-proxy-mode", "-proxy-to=epr.elastic.co"}, err: "-proxy-to must be an http or https URL"},
 		{name: "all-in-one without a registry", args: []string{"-feature-oci-indexer"}, err: "needs -oci-registry"},
 		{name: "sub-second cache time", args: []string{"-cache-time-search=500ms"}, err: "-cache-time-search must be at least 1s"},
 		{name: "bad TLS version", args: []string{"-tls-min-version=1.0"}, err: "-tls-min-version"},

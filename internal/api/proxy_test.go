@@ -290,3 +290,45 @@ func TestProxyBoundsSlowUpstream(t *testing.T) {
 		}
 	}
 }
+
+// Whatever an upstream sends, merging it gives a valid JSON array that still holds our packages.
+func FuzzMergeUpstream(f *testing.F) {
+	upSpecs, localSpecs := proxyFixtures()
+	cfg := DefaultConfig()
+	cfg.MockFallback = false
+	up, local := newTestServer(f, cfg, true), newTestServer(f, cfg, true)
+	var upRecs, localRecs []*index.Record
+	for _, s := range upSpecs {
+		upRecs = append(upRecs, specRecord(f, up.blobs, s, false))
+	}
+	for _, s := range localSpecs {
+		localRecs = append(localRecs, specRecord(f, local.blobs, s, false))
+	}
+	up.Load(upRecs)
+	local.Load(localRecs)
+	f.Add(up.get("/search?all=true").Body.Bytes())
+	f.Add(up.get("/categories").Body.Bytes())
+	f.Add([]byte(`[{"name":"acme_logs","version":"9.0.0"},{"name":"Bad","version":"1"},{"id":"x","count":-1}]`))
+	snap := local.Catalog().Snapshot()
+	all := &Filter{All: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		merged, err := mergeSearch(snap.Search(all), body, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []nameVersion
+		if err := json.Unmarshal(merged, &items); err != nil {
+			t.Fatalf("merged search is not JSON: %v\n%s", err, merged)
+		}
+		if len(items) < len(localRecs) {
+			t.Fatalf("merged search lost our packages: %d items", len(items))
+		}
+		cats, err := mergeCategories(snap.Categories(all), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(cats) {
+			t.Fatalf("merged categories are not JSON:\n%s", cats)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
+	"github.com/oci-epr/package-registry/internal/upstream"
 )
 
 // APIOptions configures an API replica.
@@ -30,8 +32,10 @@ type APIOptions struct {
 	// downloaded to parse is served without a second download or a second registry client.
 	Blobs    *oci.Blobs
 	Replicas int
-	Log      *slog.Logger
-	Metrics  prometheus.Registerer
+	// Proxy configures proxy mode (off unless Proxy.Enabled).
+	Proxy   upstream.Config
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
 }
 
 // API is a running API replica: its store, its HTTP server and the follower that keeps both in
@@ -68,6 +72,17 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 			return nil, err
 		}
 		blobs = &oci.Blobs{Cache: cache, Fetcher: client}
+	}
+	if opts.Proxy.Enabled {
+		// The last good upstream answer serves degraded answers as long as a client may keep
+		// a search answer anyway.
+		opts.Proxy.KeepFor = cmp.Or(opts.Config.CacheTimeSearch, api.DefaultConfig().CacheTimeSearch)
+		up, err := upstream.New(opts.Proxy, opts.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		opts.Config.Upstream = up
+		opts.Log.Info("proxy mode", "upstream", up.String())
 	}
 	db, err := store.Open(filepath.Join(opts.DataDir, "api.db"))
 	if err != nil {

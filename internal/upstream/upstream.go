@@ -103,14 +103,28 @@ type entry struct {
 	ok        bool      // whether that last ask succeeded
 }
 
-// New checks cfg and builds a client; reg may be nil.
-func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(cfg.URL))
+// Validate reports what New would refuse in cfg.
+func (cfg Config) Validate() error {
+	_, err := parseURL(cfg.URL)
+	return err
+}
+
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("-proxy-to must be an http or https URL without query, got %q", redact(cfg.URL))
+		return nil, fmt.Errorf("-proxy-to must be an http or https URL without query, got %q", redact(raw))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("-proxy-to must not carry credentials, got %q", redact(cfg.URL))
+		return nil, fmt.Errorf("-proxy-to must not carry credentials, got %q", redact(raw))
+	}
+	return u, nil
+}
+
+// New checks cfg and builds a client; reg may be nil.
+func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
+	u, err := parseURL(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
