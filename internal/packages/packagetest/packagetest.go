@@ -66,6 +66,10 @@ type Spec struct {
 	Root string
 	// OmitDirEntries writes files only, as some zip tools do.
 	OmitDirEntries bool
+	// EntryOrder lists files (paths relative to the package folder) to write
+	// first, in this order; the rest follow in byte order. Zips made by other
+	// tools are not written from a sorted walk, and EPR keeps their order.
+	EntryOrder []string
 	// Uncompressed stores entries without deflate, so that a fuzzer mutating
 	// the zip reaches the YAML text directly.
 	Uncompressed bool
@@ -133,7 +137,9 @@ type PolicyTemplate struct {
 	// Agentless adds deployment_modes with default and agentless enabled.
 	Agentless        bool
 	AgentlessRelease string
-	Deprecated       *Deprecation
+	// AgentlessIsDefault sets deployment_modes.agentless.is_default when not nil.
+	AgentlessIsDefault *bool
+	Deprecated         *Deprecation
 }
 
 type Input struct {
@@ -214,7 +220,7 @@ func Build(s Spec) []byte {
 	if root == "" {
 		root = s.Name + "-" + s.Version
 	}
-	return zipFiles(root, files, !s.OmitDirEntries, s.Uncompressed)
+	return zipFiles(root, files, s.EntryOrder, !s.OmitDirEntries, s.Uncompressed)
 }
 
 const baseFields = `- name: data_stream.type
@@ -232,9 +238,10 @@ processors:
       value: event
 `
 
-// zipFiles writes the entries in byte order of their paths, with directory
+// zipFiles writes the entries named by first (relative paths) in that
+// order, then the others in byte order of their paths, with directory
 // entries for every parent when withDirs is set.
-func zipFiles(root string, files map[string][]byte, withDirs, store bool) []byte {
+func zipFiles(root string, files map[string][]byte, first []string, withDirs, store bool) []byte {
 	entries := map[string][]byte{}
 	for rel, content := range files {
 		name := root + "/" + rel
@@ -250,6 +257,24 @@ func zipFiles(root string, files map[string][]byte, withDirs, store bool) []byte
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if len(first) > 0 {
+		var ordered []string
+		placed := map[string]bool{}
+		for _, rel := range first {
+			if n := root + "/" + rel; !placed[n] {
+				if _, ok := entries[n]; ok {
+					ordered = append(ordered, n)
+					placed[n] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if !placed[n] {
+				ordered = append(ordered, n)
+			}
+		}
+		names = ordered
+	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, n := range names {
@@ -422,6 +447,9 @@ func (t PolicyTemplate) manifest() obj {
 	if t.Agentless {
 		agentless := obj{"enabled": true}
 		agentless.set("release", t.AgentlessRelease)
+		if t.AgentlessIsDefault != nil {
+			agentless["is_default"] = *t.AgentlessIsDefault
+		}
 		m.set("deployment_modes", obj{"default": obj{"enabled": true}, "agentless": agentless})
 	}
 	var inputs []any
