@@ -27,6 +27,7 @@ type Archive struct {
 	Root   string
 	files  map[string]*FileEntry
 	assets []*FileEntry // level by level, then zip entry order
+	dirs   []string     // directory entries below Root, as written in the zip
 	ioErr  *ioErrorRecorder
 	cost   int64 // estimated heap bytes, see MemoryCost
 }
@@ -111,6 +112,9 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 			return nil, reject(RuleLayout, fmt.Sprintf("zip has more than one top-level entry (%q and %q); exactly one folder <name>-<version>/ is allowed", a.Root, root))
 		}
 		if isDir {
+			if rel != "" {
+				a.dirs = append(a.dirs, rel)
+			}
 			continue
 		}
 		if rel == "" {

@@ -24,6 +24,11 @@ type Options struct {
 	// HasSignature tells Read that a detached signature was found next to the
 	// zip, so that signature_path is reported.
 	HasSignature bool
+	// DisableContentValidation skips the content rules EPR 1.40 applies
+	// (required fields, fields files, dashed directories, missing images).
+	// The structural rules (paths, sizes, zip bombs, identity) and those the
+	// document is derived from always apply.
+	DisableContentValidation bool
 }
 
 // Expect is the identity an artifact claims from where it is stored. Empty
@@ -176,6 +181,11 @@ func (rd *reader) read() (*Package, error) {
 	}
 	if p.DataStreams, err = rd.dataStreams(p); err != nil {
 		return nil, err
+	}
+	if !rd.opts.DisableContentValidation {
+		if err := rd.validateContent(p, man); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

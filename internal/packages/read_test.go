@@ -341,7 +341,10 @@ streams:
 `
 	s := packagetest.Spec{Name: "hand", Version: "2.1.0", Manifest: []byte(manifest),
 		ExtraFiles: map[string][]byte{
-			"data_stream/web/manifest.yml":                               []byte(dsManifest),
+			"data_stream/web/manifest.yml": []byte(dsManifest),
+			"data_stream/web/fields/base.yml": []byte("- name: data_stream\n  type: group\n  fields:\n" +
+				"    - {name: type, type: constant_keyword}\n    - {name: dataset, type: constant_keyword}\n" +
+				"    - {name: namespace, type: constant_keyword}\n- {name: '@timestamp', type: date}\n"),
 			"data_stream/web/elasticsearch/ingest_pipeline/default.json": []byte("{}"),
 			"data_stream/web/elasticsearch/ingest_pipeline/other.yml":    []byte("{}"),
 		}}
@@ -427,6 +430,63 @@ func TestReadRejects(t *testing.T) {
 			}
 			if re.Reason == "" {
 				t.Error("empty reason")
+			}
+		})
+	}
+}
+
+// -disable-package-validation turns off exactly the content rules: those
+// packages are then served, and every other rule still rejects.
+func TestReadContentValidationSwitch(t *testing.T) {
+	content := 0
+	for _, c := range packagetest.Invalid() {
+		t.Run(c.Name, func(t *testing.T) {
+			opts := c.Options
+			opts.DisableContentValidation = true
+			p, _, err := packages.ReadBytes(c.Zip, opts)
+			if c.Content {
+				if err != nil {
+					t.Fatalf("content rule %s still applied with validation disabled: %v", c.Rule, err)
+				}
+				if p.Name != "bad" {
+					t.Errorf("name = %q", p.Name)
+				}
+				return
+			}
+			re, ok := packages.AsReject(err)
+			if !ok || re.Rule != c.Rule {
+				t.Fatalf("with validation disabled: err = %v, want rule %s", err, c.Rule)
+			}
+		})
+		if c.Content {
+			content++
+		}
+	}
+	if content < 4 {
+		t.Fatalf("only %d content cases; every §10 rule needs one", content)
+	}
+}
+
+// Fields files count only with the type the rule names, nested groups
+// included, and input packages need none of them.
+func TestReadRequiredFields(t *testing.T) {
+	nested := []byte("- name: data_stream\n  type: group\n  fields:\n    - name: type\n      type: constant_keyword\n" +
+		"    - name: dataset\n      type: constant_keyword\n    - name: namespace\n      type: constant_keyword\n" +
+		"- name: '@timestamp'\n  type: date\n")
+	split := packagetest.ZeroX()
+	split.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}},
+		Fields: []byte("- {name: '@timestamp', type: date}\n")}}
+	split.ExtraFiles = map[string][]byte{"data_stream/events/fields/ecs.yml": []byte(
+		"- {name: data_stream.type, type: constant_keyword}\n- {name: data_stream.dataset, type: constant_keyword}\n" +
+			"- {name: data_stream.namespace, type: constant_keyword}\n")}
+	withNested := packagetest.ZeroX()
+	withNested.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}}, Fields: nested}}
+	input := packagetest.InputPackage()
+	input.ExtraFiles = map[string][]byte{"fields/input.yml": []byte("- {name: message, type: text}\n")}
+	for name, s := range map[string]packagetest.Spec{"nested groups": withNested, "split over files": split, "input package": input} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := packages.ReadBytes(packagetest.Build(s), packages.Options{}); err != nil {
+				t.Fatalf("rejected: %v", err)
 			}
 		})
 	}

@@ -105,6 +105,10 @@ type DataStream struct {
 	// PipelineFiles adds more files under elasticsearch/ingest_pipeline/.
 	PipelineFiles []string
 	Deprecated    *Deprecation
+	// Fields replaces fields/base-fields.yml (which declares the fields EPR
+	// requires) when not nil; NoFields leaves fields/ out.
+	Fields   []byte
+	NoFields bool
 	// ExtraManifest is raw YAML appended to the data stream manifest.
 	ExtraManifest string
 	// Manifest replaces the data stream manifest entirely when not nil.
@@ -202,7 +206,12 @@ func Build(s Spec) []byte {
 		if ds.Manifest == nil {
 			files[dir+"manifest.yml"] = append(mustYAML(ds.manifest()), ds.ExtraManifest...)
 		}
-		files[dir+"fields/base-fields.yml"] = []byte(baseFields)
+		switch {
+		case ds.Fields != nil:
+			files[dir+"fields/base-fields.yml"] = ds.Fields
+		case !ds.NoFields:
+			files[dir+"fields/base-fields.yml"] = []byte(baseFields)
+		}
 		for _, st := range ds.Streams {
 			files[dir+"agent/stream/"+firstNonEmpty(st.TemplatePath, "stream.yml.hbs")] = []byte("# " + st.Input + "\n")
 		}
@@ -223,9 +232,13 @@ func Build(s Spec) []byte {
 	return zipFiles(root, files, s.EntryOrder, !s.OmitDirEntries, s.Uncompressed)
 }
 
+// baseFields declares the fields EPR requires of every data stream of an
+// integration, so that generated packages pass its validation.
 const baseFields = `- name: data_stream.type
   type: constant_keyword
 - name: data_stream.dataset
+  type: constant_keyword
+- name: data_stream.namespace
   type: constant_keyword
 - name: '@timestamp'
   type: date
