@@ -28,6 +28,7 @@ func run(args []string) error {
 	samples := fs.Bool("samples", true, "push the generated sample packages at start")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	logType := fs.String("log-type", "dev", "ecs (JSON) or dev (text)")
+	noValidation := fs.Bool("disable-package-validation", false, "index packages EPR's content validation refuses (as the indexer's flag)")
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return err
 	}
@@ -39,7 +40,7 @@ func run(args []string) error {
 	defer stop()
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Address: *address, RegistryAddress: *registryAddress, DataDir: *dataDir,
-		Repository: *repository, WebhookToken: *token, Log: log,
+		Repository: *repository, WebhookToken: *token, Log: log, DisablePackageValidation: *noValidation,
 	})
 	if err != nil {
 		return err

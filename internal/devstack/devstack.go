@@ -37,7 +37,9 @@ type Options struct {
 	WebhookToken string
 	// Samples pushes the generated sample packages at start.
 	Samples bool
-	Log     *slog.Logger
+	// DisablePackageValidation is the indexer's -disable-package-validation.
+	DisablePackageValidation bool
+	Log                      *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -85,8 +87,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
-		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute},
+		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute,
+			DisablePackageValidation: opts.DisablePackageValidation},
 		DataDir: filepath.Join(opts.DataDir, "pipeline"),
 		Webhook: service.WebhookOptions{Token: opts.WebhookToken},
 		Log:     opts.Log,

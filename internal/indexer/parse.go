@@ -70,6 +70,8 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		Limits:       ix.cfg.Limits,
 		Expect:       packages.Expect{Name: name, Version: version},
 		HasSignature: sigDesc != nil,
+
+		DisableContentValidation: ix.cfg.Policy.DisableContentValidation,
 	})
 	if re, ok := packages.AsReject(err); ok {
 		return rejected(string(re.Rule), re.Reason)
@@ -120,7 +122,7 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 
 // storedRecord is the record parsed earlier from digest for key.
 func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
-	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestKey(digest, key))
+	ms, ok, err := ix.cfg.DB.Manifest(ix.manifestKey(digest, key))
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -36,9 +36,11 @@ type IndexerOptions struct {
 	ResyncInterval time.Duration
 	Parallelism    int
 	MaxZipBytes    int64
-	Stream         events.StreamOptions
-	Log            *slog.Logger
-	Metrics        prometheus.Registerer
+	// DisablePackageValidation skips EPR's content validation; the structural rules stay on.
+	DisablePackageValidation bool
+	Stream                   events.StreamOptions
+	Log                      *slog.Logger
+	Metrics                  prometheus.Registerer
 }
 
 // RegisterFlags defines the indexer role's flags on fs, writing into o: the registry connection,
@@ -55,6 +57,8 @@ func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync period (0 disables)")
 	fs.IntVar(&o.Parallelism, "parallelism", 4, "repositories reconciled at once")
 	fs.Int64Var(&o.MaxZipBytes, "max-zip-bytes", packages.DefaultLimits().MaxZipSize, "largest package zip read or served")
+	fs.BoolVar(&o.DisablePackageValidation, "disable-package-validation", false,
+		"index packages EPR's content validation refuses (required fields, fields files, dashed directories, missing images); paths, sizes and identity are checked regardless")
 	fs.IntVar(&o.Stream.Replicas, "nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
 }
 
@@ -171,6 +175,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
 		DB:           s.db,
 		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
+		Policy:       indexer.Policy{DisableContentValidation: s.opts.DisablePackageValidation},
 		Catalog:      s.client.Repositories,
 		TagDigests:   s.tagDigests,
 		Repositories: s.opts.Repositories,

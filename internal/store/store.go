@@ -158,6 +158,9 @@ type TagState struct {
 	Key string `json:"key,omitempty"`
 	// Rejected says why the artifact was not indexed; empty when it was.
 	Rejected string `json:"rejected,omitempty"`
+	// Policy names the indexing policy the tag was read under (empty: the default one); a tag
+	// read under another policy is read again.
+	Policy string `json:"policy,omitempty"`
 }
 
 // ManifestState is what parsing a manifest digest produced; a digest is parsed once.
