@@ -93,6 +93,9 @@ type Config struct {
 type Policy struct {
 	// DisableContentValidation skips EPR's content validation (-disable-package-validation).
 	DisableContentValidation bool
+	// RequireSignatures keeps a version out of the index until a signature (layer or
+	// referrer) is found for it (-require-package-signatures).
+	RequireSignatures bool
 }
 
 // id names the policy in the store; the default policy is "" so that state recorded before
@@ -101,6 +104,9 @@ func (p Policy) id() string {
 	var parts []string
 	if p.DisableContentValidation {
 		parts = append(parts, "novalidation")
+	}
+	if p.RequireSignatures {
+		parts = append(parts, "signed")
 	}
 	return strings.Join(parts, ",")
 }

@@ -18,6 +18,11 @@ import (
 // match their digest.
 const RuleDigestMismatch = "digest_mismatch"
 
+// RuleMissingSignature counts versions kept out because no signature was found while
+// -require-package-signatures is on. Unlike other rejections it is not final: the version is
+// indexed when its signature arrives.
+const RuleMissingSignature = "missing_signature"
+
 // parse fetches a manifest and its zip and builds the record. A broken artifact is not an
 // error: it is logged once (a digest is parsed once) and remembered as rejected.
 func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig *ocispec.Descriptor) (store.ManifestState, error) {
@@ -52,6 +57,10 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 			log.Warn("looking for a signature referrer failed; indexing unsigned", "tag", tag, "digest", desc.Digest.String(), "err", err)
 			sigDesc = nil
 		}
+	}
+	if sigDesc == nil && ix.cfg.Policy.RequireSignatures {
+		// Checked before the download: an unsigned zip is not read until it can be served.
+		return r.awaitingSignature(tag, desc)
 	}
 	path, err := ix.cfg.Blobs.Fetch(ctx, repository, zipDesc)
 	if errors.Is(err, oci.ErrTooLarge) {
@@ -101,6 +110,19 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		return store.ManifestState{}, err
 	}
 	return store.ManifestState{Key: rec.Key(), Record: encoded}, nil
+}
+
+// awaitingSignature keeps an unsigned version out of the index. It is reported (logged and
+// counted) when first seen; the reads again that look for its signature stay quiet.
+func (r *run) awaitingSignature(tag string, desc ocispec.Descriptor) (store.ManifestState, error) {
+	digest := desc.Digest.String()
+	if prev, ok := r.old[tag]; ok && prev.Digest == digest && prev.AwaitingSignature && prev.Policy == r.ix.cfg.Policy.id() {
+		r.log.Debug("still no signature", "tag", tag, "digest", digest)
+	} else {
+		r.ix.cfg.Metrics.Rejected.WithLabelValues(RuleMissingSignature).Inc()
+		r.log.Warn("package not served until its signature arrives (-require-package-signatures)", "tag", tag, "digest", digest, "rule", RuleMissingSignature)
+	}
+	return store.ManifestState{Rejected: "no signature yet; -require-package-signatures is on", AwaitingSignature: true}, nil
 }
 
 func blob(d ocispec.Descriptor) index.Blob {

@@ -90,6 +90,13 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		}
 		prev, known := old[tag]
 		out := tagOutcome{state: prev}
+		if req.all && prev.AwaitingSignature {
+			// A lost notification must not keep a signed version out for good: each resync looks
+			// for the signatures still awaited.
+			if _, ok := r.forced[prev.Digest]; !ok {
+				r.forced[prev.Digest] = nil
+			}
+		}
 		_, reread := r.forced[prev.Digest]
 		// A tag read under another policy (the flags changed) is read again.
 		reread = reread || (known && prev.Policy != ix.cfg.Policy.id())
@@ -174,7 +181,8 @@ func (r *run) resolveTag(tag, name, version string, prev store.TagState, known b
 			return tagOutcome{state: prev}, nil
 		}
 	}
-	out := tagOutcome{state: store.TagState{Digest: digest, Key: ms.Key, Rejected: ms.Rejected, Policy: ix.cfg.Policy.id()}}
+	out := tagOutcome{state: store.TagState{Digest: digest, Key: ms.Key, Rejected: ms.Rejected, Policy: ix.cfg.Policy.id(),
+		AwaitingSignature: ms.AwaitingSignature}}
 	if ms.Key != "" {
 		out.record = ms.Record
 	}

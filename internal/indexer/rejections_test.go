@@ -123,3 +123,83 @@ func keys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// With -require-package-signatures a version without a signature is kept out, reported once,
+// and indexed as soon as its signature arrives: from the referrer's push notification, or from
+// the next resync when that notification was lost. Its zip is not downloaded while unsigned.
+func TestRequiredSignatures(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.ix.Close()
+	h.stop()
+	h.policy = Policy{RequireSignatures: true}
+	h.start()
+	sig := []byte("-----BEGIN PGP SIGNATURE-----\nsig\n-----END PGP SIGNATURE-----\n")
+	spec := func(name string) []byte {
+		return packagetest.Build(packagetest.Spec{Name: name, Version: "1.0.0"})
+	}
+	if _, err := h.client.PushPackage(ctx, "packages/layer", "1.0.0", spec("layer"), sig, nil); err != nil {
+		t.Fatal(err)
+	}
+	notified, err := h.client.PushPackage(ctx, "packages/notified", "1.0.0", spec("notified"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := h.client.PushPackage(ctx, "packages/lost", "1.0.0", spec("lost"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.counter.reset()
+	for range 3 {
+		if err := h.ix.SyncAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if docs := h.bucketDocs(); len(docs) != 1 || docs["layer/1.0.0"] == nil {
+		t.Fatalf("indexed %v, want only the signed layer/1.0.0", keys(docs))
+	}
+	if got := h.counter.reset(); got["GET blob"] != 1 {
+		t.Errorf("downloaded %d blobs, want 1 (only the signed zip)", got["GET blob"])
+	}
+	if n := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(RuleMissingSignature)); n != 2 {
+		t.Errorf("%s = %v over three resyncs, want 2 (once per unsigned version)", RuleMissingSignature, n)
+	}
+
+	ref, err := h.client.PushSignature(ctx, "packages/notified", notified, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.Event{ID: "sig", Repository: "packages/notified", Digest: ref.Digest.String(), MediaType: ref.MediaType, Action: events.ActionPush}
+	if err := h.ix.HandleEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.bucketDocs()["notified/1.0.0"]; r == nil || r.Signature == nil || !strings.Contains(string(r.Document), "signature_path") {
+		t.Fatalf("signature pushed later did not get the version served: %+v", r)
+	}
+
+	if _, err := h.client.PushSignature(ctx, "packages/lost", lost, sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.bucketDocs()["lost/1.0.0"]; r == nil || r.Signature == nil {
+		t.Fatalf("resync did not find the signature whose notification was lost: %+v", r)
+	}
+
+	// Turned off again, nothing waits for a signature.
+	unsigned, err := h.client.PushPackage(ctx, "packages/plain", "1.0.0", spec("plain"), nil, nil)
+	if err != nil || unsigned.Digest == "" {
+		t.Fatal(err)
+	}
+	h.ix.Close()
+	h.stop()
+	h.policy = Policy{}
+	h.start()
+	if err := h.ix.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.bucketDocs()["plain/1.0.0"]; r == nil || r.Signature != nil {
+		t.Fatalf("unsigned version not served with signatures not required: %+v", r)
+	}
+}
