@@ -117,7 +117,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
-		API:     APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
+		API: APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
 		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Stream: events.StreamOptions{Replicas: o.replicas},
 			RequirePackageSignatures: o.requireSignatures},
 		DataDir: dataDir,
