@@ -39,14 +39,18 @@ func TestParseFlags(t *testing.T) {
 			if o.tlsMinVersion != 0x0303 {
 				t.Errorf("tls min version %#x, want TLS 1.2", o.tlsMinVersion)
 			}
+			if o.indexer.DisablePackageValidation || o.indexer.RequirePackageSignatures {
+				t.Errorf("validation disabled %v, signatures required %v by default", o.indexer.DisablePackageValidation, o.indexer.RequirePackageSignatures)
+			}
 		}},
 		{name: "all-in-one takes the indexer's and webhook's flags, env mirrored, flags win",
-			args: []string{"-feature-oci-indexer", "-oci-registry", "r:5000", "-parallelism", "8", "-max-body-bytes", "4096"},
+			args: []string{"-feature-oci-indexer", "-oci-registry", "r:5000", "-parallelism", "8", "-max-body-bytes", "4096", "-require-package-signatures"},
 			env: map[string]string{"EPR_OCI_REGISTRY": "ignored:1", "EPR_OCI_USERNAME": "u", "EPR_OCI_PASSWORD": "p",
 				"EPR_NATS_REPLICAS": "3", "EPR_MAX_ZIP_BYTES": "1000", "EPR_PUBLISH_TIMEOUT": "2s", "EPR_WEBHOOK_TOKEN": "t",
-				"EPR_CACHE_TIME_SEARCH": "1m", "EPR_TLS_MIN_VERSION": "1.3"},
+				"EPR_CACHE_TIME_SEARCH": "1m", "EPR_TLS_MIN_VERSION": "1.3", "EPR_DISABLE_PACKAGE_VALIDATION": "true"},
 			check: func(t *testing.T, o options) {
-				if !o.allInOne || o.indexer.Registry.Registry != "r:5000" || o.indexer.Parallelism != 8 || o.indexer.Stream.Replicas != 3 {
+				if !o.allInOne || o.indexer.Registry.Registry != "r:5000" || o.indexer.Parallelism != 8 || o.indexer.Stream.Replicas != 3 ||
+					!o.indexer.DisablePackageValidation || !o.indexer.RequirePackageSignatures {
 					t.Errorf("indexer options %+v", o.indexer)
 				}
 				// The API downloads from the indexer's registry with the same limit and replicas.

@@ -28,6 +28,8 @@ func run(args []string) error {
 	samples := fs.Bool("samples", true, "push the generated sample packages at start")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	logType := fs.String("log-type", "dev", "ecs (JSON) or dev (text)")
+	noValidation := fs.Bool("disable-package-validation", false, "index packages EPR's content validation refuses (as the indexer's flag)")
+	signed := fs.Bool("require-package-signatures", false, "serve only signed versions (as the indexer's flag); the samples are signed with a key generated in -data-dir")
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return err
 	}
@@ -39,7 +41,8 @@ func run(args []string) error {
 	defer stop()
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Address: *address, RegistryAddress: *registryAddress, DataDir: *dataDir,
-		Repository: *repository, WebhookToken: *token, Log: log,
+		Repository: *repository, WebhookToken: *token, Log: log, DisablePackageValidation: *noValidation,
+		RequirePackageSignatures: *signed,
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ func TestParseFlags(t *testing.T) {
 	custom.Registry.Username, custom.Registry.Password, custom.Registry.Insecure = "u", "s3cret", true
 	custom.Repository, custom.Repositories = "epr", []string{"epr/a", "epr/b"}
 	custom.ResyncInterval, custom.Parallelism, custom.Stream.Replicas = time.Minute, 8, 3
+	custom.DisablePackageValidation, custom.RequirePackageSignatures = true, true
 	tests := []struct {
 		name string
 		args []string
@@ -39,7 +40,8 @@ func TestParseFlags(t *testing.T) {
 			args: []string{"-oci-registry", "https://r.example", "-parallelism", "8", "-oci-repositories", "epr/a, ,epr/b"},
 			env: map[string]string{"EPR_OCI_REGISTRY": "ignored:1", "EPR_OCI_USERNAME": "u", "EPR_OCI_PASSWORD": "s3cret",
 				"EPR_OCI_INSECURE": "true", "EPR_OCI_REPOSITORY": "epr", "EPR_RESYNC_INTERVAL": "1m", "EPR_PARALLELISM": "2",
-				"EPR_NATS_REPLICAS": "3", "EPR_LOG_LEVEL": "debug"},
+				"EPR_NATS_REPLICAS": "3", "EPR_LOG_LEVEL": "debug", "EPR_DISABLE_PACKAGE_VALIDATION": "true",
+				"EPR_REQUIRE_PACKAGE_SIGNATURES": "true"},
 			want: options{address: "localhost:8082", natsURL: "nats://localhost:4222", indexer: custom, logLevel: "debug", logType: "ecs"}},
 		{name: "password on the command line", args: []string{"-oci-registry=r", "-oci-username=u", "-oci-password=p"},
 			want: func() options {

@@ -37,7 +37,12 @@ type Options struct {
 	WebhookToken string
 	// Samples pushes the generated sample packages at start.
 	Samples bool
-	Log     *slog.Logger
+	// DisablePackageValidation is the indexer's -disable-package-validation.
+	DisablePackageValidation bool
+	// RequirePackageSignatures is the indexer's -require-package-signatures; the samples are
+	// then signed with a key generated in DataDir.
+	RequirePackageSignatures bool
+	Log                      *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -47,6 +52,8 @@ type Stack struct {
 	api      *process.Listener
 	opts     Options
 	served   chan error
+	// signer signs the samples when signatures are required; nil otherwise.
+	signer *signer
 }
 
 type handlerSwitch struct{ h atomic.Pointer[http.Handler] }
@@ -85,8 +92,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
-		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute},
+		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute,
+			DisablePackageValidation: opts.DisablePackageValidation, RequirePackageSignatures: opts.RequirePackageSignatures},
 		DataDir: filepath.Join(opts.DataDir, "pipeline"),
 		Webhook: service.WebhookOptions{Token: opts.WebhookToken},
 		Log:     opts.Log,
@@ -98,6 +106,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	var h http.Handler = all.API.Server
 	sw.h.Store(&h)
 	s := &Stack{Registry: reg, All: all, api: ln, opts: opts, served: make(chan error, 1)}
+	if opts.RequirePackageSignatures {
+		if s.signer, err = loadOrCreateSigner(opts.DataDir); err != nil {
+			all.Close()
+			reg.Close()
+			return nil, err
+		}
+	}
 	go func() { s.served <- process.Serve(ctx, opts.Log, ln) }()
 	return s, nil
 }
@@ -146,7 +161,13 @@ func (s *Stack) PushSamples(ctx context.Context) ([]Sample, error) {
 		sm := &samples[i]
 		sm.Repository = s.opts.Repository + "/" + sm.Name
 		sm.Tag = strings.ReplaceAll(sm.Version, "+", "_")
-		if _, err := client.PushPackage(ctx, sm.Repository, sm.Tag, zips[i], nil, nil); err != nil {
+		var sig []byte
+		if s.signer != nil {
+			if sig, err = s.signer.sign(zips[i]); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := client.PushPackage(ctx, sm.Repository, sm.Tag, zips[i], sig, nil); err != nil {
 			return nil, fmt.Errorf("push %s:%s: %w", sm.Repository, sm.Tag, err)
 		}
 	}
@@ -202,8 +223,14 @@ Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
     <name>-<version>.zip:application/vnd.elastic.package.content.v1+zip
 
 Point Kibana at it: xpack.fleet.registryUrl: %s
-Ctrl-C stops everything.
 `, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+	if s.signer != nil {
+		fmt.Fprintf(w, `Signatures are required: the samples are signed with the key in %s
+  (xpack.fleet.packageVerification.gpgKeyPath: %s); unsigned pushes are not served until
+  a signature is attached (oras attach --artifact-type application/pgp-signature …).
+`, s.opts.DataDir, s.signer.PublicKeyPath)
+	}
+	fmt.Fprintln(w, "Ctrl-C stops everything.")
 }
 
 func firstName(s []Sample) string {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ type Config struct {
 	Bucket   Bucket
 	DB       *store.DB
 	Limits   packages.Limits
+	// Policy decides which valid artifacts are indexed. What a digest produced is remembered
+	// per policy, so a restart with another policy reads every tag again, once.
+	Policy Policy
 	// Catalog lists the registry's repositories; nil or oci.ErrCatalogUnsupported means the
 	// indexer knows repositories only from events, its store and Repositories.
 	Catalog func(ctx context.Context) ([]string, error)
@@ -82,6 +86,38 @@ type Config struct {
 	Metrics           *Metrics
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+}
+
+// Policy is what an operator chooses about the packages served, beyond the rules every
+// artifact must pass.
+type Policy struct {
+	// DisableContentValidation skips EPR's content validation (-disable-package-validation).
+	DisableContentValidation bool
+	// RequireSignatures keeps a version out of the index until a signature (layer or
+	// referrer) is found for it (-require-package-signatures).
+	RequireSignatures bool
+}
+
+// id names the policy in the store; the default policy is "" so that state recorded before
+// policies existed stays valid.
+func (p Policy) id() string {
+	var parts []string
+	if p.DisableContentValidation {
+		parts = append(parts, "novalidation")
+	}
+	if p.RequireSignatures {
+		parts = append(parts, "signed")
+	}
+	return strings.Join(parts, ",")
+}
+
+// manifestKey is where what digest produced for key under the current policy is stored.
+func (ix *Indexer) manifestKey(digest, key string) string {
+	k := store.ManifestKey(digest, key)
+	if id := ix.cfg.Policy.id(); id != "" {
+		k += " " + id
+	}
+	return k
 }
 
 // Indexer reconciles repositories.

@@ -154,6 +154,8 @@ type harness struct {
 	logs    *testkit.SyncBuffer
 	// tagDigests is the indexer's Config.TagDigests (nil: none).
 	tagDigests func(ctx context.Context, repository string) (map[string]string, error)
+	// policy is the indexer's Config.Policy, read by start.
+	policy Policy
 }
 
 func newHarness(t *testing.T) *harness {
@@ -205,7 +207,7 @@ func (h *harness) start() {
 	h.metrics = NewMetrics(nil)
 	h.ix = New(Config{
 		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: &oci.Blobs{Cache: cache, Fetcher: h.client},
-		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics, TagDigests: h.tagDigests,
+		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics, TagDigests: h.tagDigests, Policy: h.policy,
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 }

@@ -18,6 +18,11 @@ import (
 // match their digest.
 const RuleDigestMismatch = "digest_mismatch"
 
+// RuleMissingSignature counts versions kept out because no signature was found while
+// -require-package-signatures is on. Unlike other rejections it is not final: the version is
+// indexed when its signature arrives.
+const RuleMissingSignature = "missing_signature"
+
 // parse fetches a manifest and its zip and builds the record. A broken artifact is not an
 // error: it is logged once (a digest is parsed once) and remembered as rejected.
 func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig *ocispec.Descriptor) (store.ManifestState, error) {
@@ -53,6 +58,10 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 			sigDesc = nil
 		}
 	}
+	if sigDesc == nil && ix.cfg.Policy.RequireSignatures {
+		// Checked before the download: an unsigned zip is not read until it can be served.
+		return r.awaitingSignature(tag, desc)
+	}
 	path, err := ix.cfg.Blobs.Fetch(ctx, repository, zipDesc)
 	if errors.Is(err, oci.ErrTooLarge) {
 		return rejected(string(packages.RuleZipTooLarge), err.Error())
@@ -70,6 +79,8 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		Limits:       ix.cfg.Limits,
 		Expect:       packages.Expect{Name: name, Version: version},
 		HasSignature: sigDesc != nil,
+
+		DisableContentValidation: ix.cfg.Policy.DisableContentValidation,
 	})
 	if re, ok := packages.AsReject(err); ok {
 		return rejected(string(re.Rule), re.Reason)
@@ -101,6 +112,19 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 	return store.ManifestState{Key: rec.Key(), Record: encoded}, nil
 }
 
+// awaitingSignature keeps an unsigned version out of the index. It is reported (logged and
+// counted) when first seen; the reads again that look for its signature stay quiet.
+func (r *run) awaitingSignature(tag string, desc ocispec.Descriptor) (store.ManifestState, error) {
+	digest := desc.Digest.String()
+	if prev, ok := r.old[tag]; ok && prev.Digest == digest && prev.AwaitingSignature && prev.Policy == r.ix.cfg.Policy.id() {
+		r.log.Debug("still no signature", "tag", tag, "digest", digest)
+	} else {
+		r.ix.cfg.Metrics.Rejected.WithLabelValues(RuleMissingSignature).Inc()
+		r.log.Warn("package not served until its signature arrives (-require-package-signatures)", "tag", tag, "digest", digest, "rule", RuleMissingSignature)
+	}
+	return store.ManifestState{Rejected: "no signature yet; -require-package-signatures is on", AwaitingSignature: true}, nil
+}
+
 func blob(d ocispec.Descriptor) index.Blob {
 	return index.Blob{Digest: d.Digest.String(), Size: d.Size, MediaType: d.MediaType}
 }
@@ -120,7 +144,7 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 
 // storedRecord is the record parsed earlier from digest for key.
 func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
-	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestKey(digest, key))
+	ms, ok, err := ix.cfg.DB.Manifest(ix.manifestKey(digest, key))
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -90,7 +90,16 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		}
 		prev, known := old[tag]
 		out := tagOutcome{state: prev}
+		if req.all && prev.AwaitingSignature {
+			// A lost notification must not keep a signed version out for good: each resync looks
+			// for the signatures still awaited.
+			if _, ok := r.forced[prev.Digest]; !ok {
+				r.forced[prev.Digest] = nil
+			}
+		}
 		_, reread := r.forced[prev.Digest]
+		// A tag read under another policy (the flags changed) is read again.
+		reread = reread || (known && prev.Policy != ix.cfg.Policy.id())
 		// The search index vouches for an unchanged digest: no HEAD needed.
 		vouched := known && !reread && !req.tags[tag] && prev.Digest != "" && searched[tag] == prev.Digest
 		if vouched {
@@ -147,12 +156,12 @@ func (r *run) resolveTag(tag, name, version string, prev store.TagState, known b
 	}
 	digest := desc.Digest.String()
 	knownSig, reread := r.forced[digest]
-	if known && prev.Digest == digest && !reread {
+	if known && prev.Digest == digest && prev.Policy == ix.cfg.Policy.id() && !reread {
 		return tagOutcome{state: prev}, nil
 	}
 	// The same content under another name or version is a different question (it is rejected
 	// there), so what a digest produced is remembered per claimed identity.
-	parsedAs := store.ManifestKey(digest, index.Key(name, version))
+	parsedAs := ix.manifestKey(digest, index.Key(name, version))
 	ms, seen, err := ix.cfg.DB.Manifest(parsedAs)
 	if err != nil {
 		return tagOutcome{}, err
@@ -167,12 +176,13 @@ func (r *run) resolveTag(tag, name, version string, prev store.TagState, known b
 			if err := ix.cfg.DB.PutManifest(parsedAs, ms); err != nil {
 				return tagOutcome{}, err
 			}
-		} else if known && prev.Digest == digest {
+		} else if known && prev.Digest == digest && prev.Policy == ix.cfg.Policy.id() {
 			// Read again for a signature it already had: nothing to publish.
 			return tagOutcome{state: prev}, nil
 		}
 	}
-	out := tagOutcome{state: store.TagState{Digest: digest, Key: ms.Key, Rejected: ms.Rejected}}
+	out := tagOutcome{state: store.TagState{Digest: digest, Key: ms.Key, Rejected: ms.Rejected, Policy: ix.cfg.Policy.id(),
+		AwaitingSignature: ms.AwaitingSignature}}
 	if ms.Key != "" {
 		out.record = ms.Record
 	}

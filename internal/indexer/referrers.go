@@ -22,7 +22,8 @@ const maxDigestReads = 8
 //     index after the push that notified us;
 //   - a pushed referrers fallback tag (sha256-<hex>) names its subject: the referrers index now
 //     exists, so listing it finds the signature;
-//   - more pushes by digest than maxDigestReads: every indexed tag is checked for a signature.
+//   - more pushes by digest than maxDigestReads: every indexed tag, and every tag awaiting its
+//     signature, is checked for a signature.
 func (r *run) subjectsOf() map[string]*ocispec.Descriptor {
 	subjects := map[string]*ocispec.Descriptor{}
 	for tag := range r.req.tags {
@@ -34,7 +35,7 @@ func (r *run) subjectsOf() map[string]*ocispec.Descriptor {
 	recorded, indexed := map[string]bool{}, map[string]bool{}
 	for _, s := range r.old {
 		recorded[s.Digest] = true
-		if s.Key != "" {
+		if s.Key != "" || s.AwaitingSignature {
 			indexed[s.Digest] = true
 		}
 	}

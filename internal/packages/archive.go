@@ -26,7 +26,8 @@ type Archive struct {
 	// "<name>-<version>".
 	Root   string
 	files  map[string]*FileEntry
-	assets []*FileEntry // depth first, then byte order
+	assets []*FileEntry // level by level, then zip entry order
+	dirs   []string     // directory entries below Root, as written in the zip
 	ioErr  *ioErrorRecorder
 	cost   int64 // estimated heap bytes, see MemoryCost
 }
@@ -111,6 +112,9 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 			return nil, reject(RuleLayout, fmt.Sprintf("zip has more than one top-level entry (%q and %q); exactly one folder <name>-<version>/ is allowed", a.Root, root))
 		}
 		if isDir {
+			if rel != "" {
+				a.dirs = append(a.dirs, rel)
+			}
 			continue
 		}
 		if rel == "" {
@@ -138,12 +142,11 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 	if declared > RatioCheckArchiveSize && declared > uint64(lim.MaxArchiveRatio)*uint64(max(size, 1)) {
 		return nil, reject(RuleCompressionRatio, fmt.Sprintf("zip of %d bytes declares %d uncompressed bytes, more than %d times its size", size, declared, lim.MaxArchiveRatio))
 	}
-	sort.Slice(a.assets, func(i, j int) bool {
-		di, dj := strings.Count(a.assets[i].Rel, "/"), strings.Count(a.assets[j].Rel, "/")
-		if di != dj {
-			return di < dj
-		}
-		return a.assets[i].Rel < a.assets[j].Rel
+	// EPR lists assets level by level and, within a level, in the order the
+	// zip's central directory gives them; a stable sort on depth alone keeps
+	// that order.
+	sort.SliceStable(a.assets, func(i, j int) bool {
+		return strings.Count(a.assets[i].Rel, "/") < strings.Count(a.assets[j].Rel, "/")
 	})
 	return a, nil
 }
@@ -241,8 +244,8 @@ func (e *ioErrorRecorder) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// Files lists the regular files in asset order: depth first (top level
-// first), then byte order. .DS_Store files are left out.
+// Files lists the regular files in asset order: level by level (top level
+// first), then in the zip's own entry order. .DS_Store files are left out.
 func (a *Archive) Files() []FileEntry {
 	out := make([]FileEntry, len(a.assets))
 	for i, e := range a.assets {

@@ -179,11 +179,13 @@ type DefaultDeployment struct {
 	Enabled bool `json:"enabled"`
 }
 
-// AgentlessDeployment keeps IsDefault even when false: Fleet distinguishes
-// "agentless available" from "agentless preselected".
+// AgentlessDeployment: IsDefault is a pointer because EPR reports it only
+// when the manifest sets it, and then also when false (Fleet tells "agentless
+// available" from "agentless preselected"); modes the manifest leaves it out
+// of never carry it.
 type AgentlessDeployment struct {
 	Enabled   bool   `json:"enabled"`
-	IsDefault bool   `json:"is_default"`
+	IsDefault *bool  `json:"is_default,omitempty"`
 	Release   string `json:"release,omitempty"`
 }
 
@@ -266,7 +268,9 @@ type Stream struct {
 }
 
 // DataStreamElasticsearch reports its first three keys flat (dotted), as EPR
-// does, while their values are nested maps with sorted keys.
+// does, while their values are nested maps with sorted keys. Like the
+// package-level block it is present, possibly empty, whenever the manifest
+// has an elasticsearch key (e.g. only index_mode, which is not rendered).
 type DataStreamElasticsearch struct {
 	IndexTemplateSettings json.RawMessage    `json:"index_template.settings,omitempty"`
 	IndexTemplateMappings json.RawMessage    `json:"index_template.mappings,omitempty"`
@@ -293,7 +297,8 @@ type Variable struct {
 	Deprecated  *Deprecated     `json:"deprecated,omitempty"`
 }
 
-// Elasticsearch is the package-level elasticsearch block.
+// Elasticsearch is the package-level elasticsearch block. It is present,
+// possibly empty, whenever the manifest has an elasticsearch key, as in EPR.
 type Elasticsearch struct {
 	Privileges *ClusterPrivileges `json:"privileges,omitempty"`
 }

@@ -33,6 +33,14 @@ const (
 	RuleInvalidRelease       Rule = "invalid_release"
 	RuleInvalidDataStream    Rule = "invalid_data_stream"
 	RuleUnusedPipeline       Rule = "unused_ingest_pipeline"
+
+	// Content rules (EPR 1.40's package validation, epr-api.md §10). Unlike
+	// the rules above they can be turned off (Options.DisableContentValidation),
+	// as EPR's -disable-package-validation does.
+	RuleMissingRequiredFields Rule = "missing_required_fields"
+	RuleInvalidFieldsFile     Rule = "invalid_fields_file"
+	RuleDashedDirectory       Rule = "dashed_directory"
+	RuleMissingImage          Rule = "missing_image"
 )
 
 // RejectError says why an artifact cannot be indexed. It is final for that

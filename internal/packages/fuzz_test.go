@@ -82,3 +82,23 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFields: any bytes either parse (declaring fields or not) or are a
+// RuleInvalidFieldsFile rejection; nothing else.
+func FuzzParseFields(f *testing.F) {
+	f.Add([]byte("- name: data_stream.type\n  type: constant_keyword\n- name: '@timestamp'\n  type: date\n"))
+	f.Add([]byte("- name: data_stream\n  type: group\n  fields:\n    - {name: namespace, type: constant_keyword}\n"))
+	f.Add([]byte("- name: '@timestamp'\n  external: ecs\n"))
+	f.Add([]byte("a: &a [*a, *a]\nb: [*a, *a]\n"))
+	f.Add([]byte("- name: [unclosed\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		declared := map[string]string{}
+		err := packages.ParseFields(data, "fields/f.yml", declared)
+		if err == nil {
+			return
+		}
+		if re, ok := packages.AsReject(err); !ok || re.Rule != packages.RuleInvalidFieldsFile {
+			t.Fatalf("error is not an invalid_fields_file rejection: %v", err)
+		}
+	})
+}

@@ -184,9 +184,9 @@ type deploymentModesManifest struct {
 		Enabled *boolish `json:"enabled"`
 	} `json:"default"`
 	Agentless *struct {
-		Enabled   boolish `json:"enabled"`
-		IsDefault boolish `json:"is_default"`
-		Release   text    `json:"release"`
+		Enabled   boolish  `json:"enabled"`
+		IsDefault *boolish `json:"is_default"`
+		Release   text     `json:"release"`
 	} `json:"agentless"`
 }
 

@@ -24,6 +24,11 @@ type Options struct {
 	// HasSignature tells Read that a detached signature was found next to the
 	// zip, so that signature_path is reported.
 	HasSignature bool
+	// DisableContentValidation skips the content rules EPR 1.40 applies
+	// (required fields, fields files, dashed directories, missing images).
+	// The structural rules (paths, sizes, zip bombs, identity) and those the
+	// document is derived from always apply.
+	DisableContentValidation bool
 }
 
 // Expect is the identity an artifact claims from where it is stored. Empty
@@ -157,8 +162,11 @@ func (rd *reader) read() (*Package, error) {
 	}
 	p.Discovery = discovery(man.Discovery)
 	p.Requires = requires(man.Requires)
-	if es := man.Elasticsearch; es != nil && es.Privileges != nil && len(es.Privileges.Cluster) > 0 {
-		p.Elasticsearch = &Elasticsearch{Privileges: &ClusterPrivileges{Cluster: texts(es.Privileges.Cluster)}}
+	if es := man.Elasticsearch; es != nil {
+		p.Elasticsearch = &Elasticsearch{}
+		if es.Privileges != nil && len(es.Privileges.Cluster) > 0 {
+			p.Elasticsearch.Privileges = &ClusterPrivileges{Cluster: texts(es.Privileges.Cluster)}
+		}
 	}
 	p.Agent = agent(man.Agent)
 	for _, e := range rd.a.assets {
@@ -173,6 +181,11 @@ func (rd *reader) read() (*Package, error) {
 	}
 	if p.DataStreams, err = rd.dataStreams(p); err != nil {
 		return nil, err
+	}
+	if !rd.opts.DisableContentValidation {
+		if err := rd.validateContent(p, man); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -442,7 +455,12 @@ func (rd *reader) policyTemplate(tm policyTemplateManifest) (PolicyTemplate, err
 			if al.Release != "" && !agentlessReleases[string(al.Release)] {
 				return t, reject(RuleInvalidRelease, fmt.Sprintf("policy template %q: agentless release %q is not one of beta, ga", t.Name, al.Release))
 			}
-			t.DeploymentModes.Agentless = &AgentlessDeployment{Enabled: bool(al.Enabled), IsDefault: bool(al.IsDefault), Release: string(al.Release)}
+			a := &AgentlessDeployment{Enabled: bool(al.Enabled), Release: string(al.Release)}
+			if al.IsDefault != nil {
+				isDefault := bool(*al.IsDefault)
+				a.IsDefault = &isDefault
+			}
+			t.DeploymentModes.Agentless = a
 		}
 	}
 	return t, nil
@@ -532,10 +550,6 @@ func (rd *reader) dataStreams(p *Package) ([]DataStream, error) {
 		}
 		if err := applyPipelineDefault(&ds, file, pipelines[dir]); err != nil {
 			return nil, err
-		}
-		if e := ds.Elasticsearch; e != nil && e.IndexTemplateSettings == nil && e.IndexTemplateMappings == nil &&
-			e.IngestPipelineName == "" && e.Privileges == nil {
-			ds.Elasticsearch = nil
 		}
 		out = append(out, ds)
 	}

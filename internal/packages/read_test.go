@@ -189,6 +189,73 @@ func TestReadAssetsOrder(t *testing.T) {
 	}
 }
 
+// The §4 rendering rules EPR 1.40 applies, each on a package built to hit
+// it, asserted on the exact JSON of the part the rule is about.
+func TestReadRenderingRules(t *testing.T) {
+	unsorted := packagetest.ZeroX()
+	unsorted.ExtraFiles = map[string][]byte{"z.txt": nil, "a.txt": nil, "img/b.svg": nil, "img/a.svg": nil, "docs/a.md": nil}
+	unsorted.EntryOrder = []string{"z.txt", "img/b.svg", "manifest.yml", "docs/README.md", "a.txt", "img/a.svg"}
+
+	agentless := func(isDefault *bool) packagetest.Spec {
+		s := packagetest.InputPackage()
+		s.PolicyTemplates[0].AgentlessIsDefault = isDefault
+		return s
+	}
+	input := packagetest.InputPackage()
+	input.ExtraManifest = "elasticsearch:\n  index_template:\n    mappings:\n      dynamic: false\n"
+	clusterOnly := packagetest.InputPackage()
+	clusterOnly.ExtraManifest = "elasticsearch.privileges.cluster: [monitor]\n"
+	indexMode := packagetest.ZeroX()
+	indexMode.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}},
+		ExtraManifest: "elasticsearch:\n  index_mode: time_series\n"}}
+	noES := packagetest.ZeroX()
+	noES.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}}}}
+
+	f, tr := false, true
+	cases := []struct {
+		name string
+		spec packagetest.Spec
+		part func(*packages.Package) any
+		want string
+	}{
+		{"assets keep zip order within a level", unsorted, func(p *packages.Package) any { return p.Assets },
+			`["/package/acme_zero/0.3.0/z.txt","/package/acme_zero/0.3.0/manifest.yml","/package/acme_zero/0.3.0/a.txt",` +
+				`"/package/acme_zero/0.3.0/img/b.svg","/package/acme_zero/0.3.0/docs/README.md","/package/acme_zero/0.3.0/img/a.svg",` +
+				`"/package/acme_zero/0.3.0/docs/a.md"]`},
+		{"is_default absent when the manifest leaves it out", agentless(nil), deploymentModes,
+			`{"default":{"enabled":true},"agentless":{"enabled":true,"release":"beta"}}`},
+		{"is_default false when the manifest says false", agentless(&f), deploymentModes,
+			`{"default":{"enabled":true},"agentless":{"enabled":true,"is_default":false,"release":"beta"}}`},
+		{"is_default true when the manifest says true", agentless(&tr), deploymentModes,
+			`{"default":{"enabled":true},"agentless":{"enabled":true,"is_default":true,"release":"beta"}}`},
+		{"package elasticsearch with only index_template", input, func(p *packages.Package) any { return p.Elasticsearch }, `{}`},
+		{"package elasticsearch with cluster privileges", clusterOnly, func(p *packages.Package) any { return p.Elasticsearch },
+			`{"privileges":{"cluster":["monitor"]}}`},
+		{"package elasticsearch absent without the key", packagetest.InputPackage(), func(p *packages.Package) any { return p.Elasticsearch }, `null`},
+		{"data stream elasticsearch with only index_mode", indexMode, func(p *packages.Package) any { return p.DataStreams[0].Elasticsearch }, `{}`},
+		{"data stream elasticsearch absent without the key", noES, func(p *packages.Package) any { return p.DataStreams[0].Elasticsearch }, `null`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := mustRead(t, c.spec, packages.Options{})
+			got, err := packages.Marshal(c.part(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+	// The whole document carries the empty object, not only the struct.
+	p, _ := mustRead(t, indexMode, packages.Options{})
+	if doc := encode(t, p); !bytes.Contains(doc, []byte("\"elasticsearch\": {},\n      \"path\": \"events\"")) {
+		t.Errorf("document lacks the empty data stream elasticsearch:\n%s", doc)
+	}
+}
+
+func deploymentModes(p *packages.Package) any { return p.PolicyTemplates[0].DeploymentModes }
+
 func TestReadDottedKeys(t *testing.T) {
 	p, _ := mustRead(t, packagetest.DottedKeys(), packages.Options{})
 	if p.Conditions == nil || p.Conditions.Kibana == nil || p.Conditions.Kibana.Version != "^8.0.0" {
@@ -274,7 +341,10 @@ streams:
 `
 	s := packagetest.Spec{Name: "hand", Version: "2.1.0", Manifest: []byte(manifest),
 		ExtraFiles: map[string][]byte{
-			"data_stream/web/manifest.yml":                               []byte(dsManifest),
+			"data_stream/web/manifest.yml": []byte(dsManifest),
+			"data_stream/web/fields/base.yml": []byte("- name: data_stream\n  type: group\n  fields:\n" +
+				"    - {name: type, type: constant_keyword}\n    - {name: dataset, type: constant_keyword}\n" +
+				"    - {name: namespace, type: constant_keyword}\n- {name: '@timestamp', type: date}\n"),
 			"data_stream/web/elasticsearch/ingest_pipeline/default.json": []byte("{}"),
 			"data_stream/web/elasticsearch/ingest_pipeline/other.yml":    []byte("{}"),
 		}}
@@ -298,7 +368,7 @@ streams:
 		t.Errorf("agent privileges: package %+v, data stream %+v", p.Agent, p.DataStreams[0].Agent)
 	}
 	dm := p.PolicyTemplates[0].DeploymentModes
-	if dm == nil || !dm.Default.Enabled || !dm.Agentless.Enabled || dm.Agentless.IsDefault {
+	if dm == nil || !dm.Default.Enabled || !dm.Agentless.Enabled || dm.Agentless.IsDefault != nil {
 		t.Errorf("deployment modes = %+v", dm)
 	}
 }
@@ -360,6 +430,63 @@ func TestReadRejects(t *testing.T) {
 			}
 			if re.Reason == "" {
 				t.Error("empty reason")
+			}
+		})
+	}
+}
+
+// -disable-package-validation turns off exactly the content rules: those
+// packages are then served, and every other rule still rejects.
+func TestReadContentValidationSwitch(t *testing.T) {
+	content := 0
+	for _, c := range packagetest.Invalid() {
+		t.Run(c.Name, func(t *testing.T) {
+			opts := c.Options
+			opts.DisableContentValidation = true
+			p, _, err := packages.ReadBytes(c.Zip, opts)
+			if c.Content {
+				if err != nil {
+					t.Fatalf("content rule %s still applied with validation disabled: %v", c.Rule, err)
+				}
+				if p.Name != "bad" {
+					t.Errorf("name = %q", p.Name)
+				}
+				return
+			}
+			re, ok := packages.AsReject(err)
+			if !ok || re.Rule != c.Rule {
+				t.Fatalf("with validation disabled: err = %v, want rule %s", err, c.Rule)
+			}
+		})
+		if c.Content {
+			content++
+		}
+	}
+	if content < 4 {
+		t.Fatalf("only %d content cases; every §10 rule needs one", content)
+	}
+}
+
+// Fields files count only with the type the rule names, nested groups
+// included, and input packages need none of them.
+func TestReadRequiredFields(t *testing.T) {
+	nested := []byte("- name: data_stream\n  type: group\n  fields:\n    - name: type\n      type: constant_keyword\n" +
+		"    - name: dataset\n      type: constant_keyword\n    - name: namespace\n      type: constant_keyword\n" +
+		"- name: '@timestamp'\n  type: date\n")
+	split := packagetest.ZeroX()
+	split.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}},
+		Fields: []byte("- {name: '@timestamp', type: date}\n")}}
+	split.ExtraFiles = map[string][]byte{"data_stream/events/fields/ecs.yml": []byte(
+		"- {name: data_stream.type, type: constant_keyword}\n- {name: data_stream.dataset, type: constant_keyword}\n" +
+			"- {name: data_stream.namespace, type: constant_keyword}\n")}
+	withNested := packagetest.ZeroX()
+	withNested.DataStreams = []packagetest.DataStream{{Dir: "events", Streams: []packagetest.Stream{{Input: "tcp"}}, Fields: nested}}
+	input := packagetest.InputPackage()
+	input.ExtraFiles = map[string][]byte{"fields/input.yml": []byte("- {name: message, type: text}\n")}
+	for name, s := range map[string]packagetest.Spec{"nested groups": withNested, "split over files": split, "input package": input} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := packages.ReadBytes(packagetest.Build(s), packages.Options{}); err != nil {
+				t.Fatalf("rejected: %v", err)
 			}
 		})
 	}

@@ -100,6 +100,8 @@ type stackOptions struct {
 	hooks    WebhookOptions
 	natsURL  string
 	replicas int
+	// requireSignatures is the indexer's -require-package-signatures.
+	requireSignatures bool
 }
 
 // startStackWith is startStack with the options given.
@@ -142,8 +144,9 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
-		API:     APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
-		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Stream: events.StreamOptions{Replicas: o.replicas}},
+		API: APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
+		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Stream: events.StreamOptions{Replicas: o.replicas},
+			RequirePackageSignatures: o.requireSignatures},
 		DataDir: dataDir,
 		NATSURL: o.natsURL,
 		Webhook: hooks,
@@ -388,4 +391,60 @@ func TestPipelineSurvivesNATSRestart(t *testing.T) {
 		return has(items, second.Name, second.Version) && has(items, first.Name, first.Version)
 	})
 	t.Logf("NATS back → package pushed during the outage visible after %v", took)
+}
+
+// With -require-package-signatures, through the real registry and its notifications: an
+// unsigned push is not served (not in /search, 404 on its document and zip); once its signature
+// referrer is pushed, the referrer's notification gets it served, with signature_path.
+func TestUnsignedVersionServedOnceSigned(t *testing.T) {
+	s := startStackWith(t, stackOptions{hooks: WebhookOptions{Token: testToken}, requireSignatures: true})
+	ctx := s.ctx
+	sig := []byte("-----BEGIN PGP SIGNATURE-----\nnot a real signature\n-----END PGP SIGNATURE-----\n")
+	signed := packagetest.Spec{Name: "acme_signed", Version: "1.0.0"}
+	if _, err := s.client.PushPackage(ctx, "packages/"+signed.Name, signed.Version, packagetest.Build(signed), sig, nil); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := packagetest.Spec{Name: "acme_unsigned", Version: "1.0.0"}
+	subject, err := s.client.PushPackage(ctx, "packages/"+unsigned.Name, unsigned.Version, packagetest.Build(unsigned), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("signed package in /search", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "")
+		return has(items, signed.Name, signed.Version)
+	})
+	// Both pushes notified at once; wait until the indexer has decided about the unsigned one.
+	s.eventually("unsigned package seen by the indexer", 10*time.Second, func() bool {
+		tags, err := s.all.Indexer.db.Tags("packages/" + unsigned.Name)
+		return err == nil && tags[unsigned.Version].AwaitingSignature
+	})
+	items, _, _ := search(t, s.base, "all=true")
+	if has(items, unsigned.Name, unsigned.Version) {
+		t.Fatalf("unsigned version served: %v", items)
+	}
+	docURL := fmt.Sprintf("%s/package/%s/%s/", s.base, unsigned.Name, unsigned.Version)
+	if resp, body := get(t, docURL); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unsigned version's document: %d %s", resp.StatusCode, body)
+	}
+	zipURL := fmt.Sprintf("%s/epr/%s/%s-%s.zip", s.base, unsigned.Name, unsigned.Name, unsigned.Version)
+	if resp, _ := get(t, zipURL); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unsigned version's zip: %d", resp.StatusCode)
+	}
+
+	pushed := time.Now()
+	if _, err := s.client.PushSignature(ctx, "packages/"+unsigned.Name, subject, sig); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("version served once its signature is pushed", 10*time.Second, func() bool {
+		items, _, _ := search(t, s.base, "")
+		return has(items, unsigned.Name, unsigned.Version)
+	})
+	t.Logf("signature push → version visible in /search: %v", time.Since(pushed))
+	resp, body := get(t, docURL)
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"signature_path": "/epr/acme_unsigned/acme_unsigned-1.0.0.zip.sig"`)) {
+		t.Fatalf("document after signing: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, zipURL+".sig"); resp.StatusCode != http.StatusOK || !bytes.Equal(body, sig) {
+		t.Fatalf("signature download: %d %q", resp.StatusCode, body)
+	}
 }

@@ -36,9 +36,13 @@ type IndexerOptions struct {
 	ResyncInterval time.Duration
 	Parallelism    int
 	MaxZipBytes    int64
-	Stream         events.StreamOptions
-	Log            *slog.Logger
-	Metrics        prometheus.Registerer
+	// DisablePackageValidation skips EPR's content validation; the structural rules stay on.
+	DisablePackageValidation bool
+	// RequirePackageSignatures keeps a version out until its signature is found.
+	RequirePackageSignatures bool
+	Stream                   events.StreamOptions
+	Log                      *slog.Logger
+	Metrics                  prometheus.Registerer
 }
 
 // RegisterFlags defines the indexer role's flags on fs, writing into o: the registry connection,
@@ -55,6 +59,10 @@ func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync period (0 disables)")
 	fs.IntVar(&o.Parallelism, "parallelism", 4, "repositories reconciled at once")
 	fs.Int64Var(&o.MaxZipBytes, "max-zip-bytes", packages.DefaultLimits().MaxZipSize, "largest package zip read or served")
+	fs.BoolVar(&o.DisablePackageValidation, "disable-package-validation", false,
+		"index packages EPR's content validation refuses (required fields, fields files, dashed directories, missing images); paths, sizes and identity are checked regardless")
+	fs.BoolVar(&o.RequirePackageSignatures, "require-package-signatures", false,
+		"serve a version only once its signature (layer or referrer) is in the registry; off suits registries of custom unsigned packages")
 	fs.IntVar(&o.Stream.Replicas, "nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
 }
 
@@ -165,12 +173,16 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		return // ctx ended
 	}
 	ix := indexer.New(indexer.Config{
-		Layout:       indexer.Layout{Base: s.opts.Repository},
-		Registry:     s.client,
-		Blobs:        s.blobs,
-		Bucket:       index.OpenBucket(js, kv, maxInline(nc)),
-		DB:           s.db,
-		Limits:       packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
+		Layout:   indexer.Layout{Base: s.opts.Repository},
+		Registry: s.client,
+		Blobs:    s.blobs,
+		Bucket:   index.OpenBucket(js, kv, maxInline(nc)),
+		DB:       s.db,
+		Limits:   packages.Limits{MaxZipSize: s.opts.MaxZipBytes},
+		Policy: indexer.Policy{
+			DisableContentValidation: s.opts.DisablePackageValidation,
+			RequireSignatures:        s.opts.RequirePackageSignatures,
+		},
 		Catalog:      s.client.Repositories,
 		TagDigests:   s.tagDigests,
 		Repositories: s.opts.Repositories,

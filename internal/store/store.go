@@ -158,6 +158,12 @@ type TagState struct {
 	Key string `json:"key,omitempty"`
 	// Rejected says why the artifact was not indexed; empty when it was.
 	Rejected string `json:"rejected,omitempty"`
+	// Policy names the indexing policy the tag was read under (empty: the default one); a tag
+	// read under another policy is read again.
+	Policy string `json:"policy,omitempty"`
+	// AwaitingSignature marks a valid package kept out until its signature arrives
+	// (-require-package-signatures).
+	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
 }
 
 // ManifestState is what parsing a manifest digest produced; a digest is parsed once.
@@ -165,6 +171,8 @@ type ManifestState struct {
 	// Key is the package key the digest holds; empty when it was rejected.
 	Key      string `json:"key,omitempty"`
 	Rejected string `json:"rejected,omitempty"`
+	// AwaitingSignature: see TagState.
+	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
 	// Record is the encoded index record built from the digest, kept so that re-tagging known
 	// content publishes it again without a download.
 	Record []byte `json:"record,omitempty"`

@@ -1,7 +1,8 @@
 // Package packagetest builds Elastic package zips in memory for tests and
 // benchmarks of the indexer, the API and the end-to-end suite. Output is
-// deterministic: equal specs give equal bytes (fixed mtimes, sorted entries,
-// sorted YAML keys), so digests are stable across runs.
+// deterministic: equal specs give equal bytes (fixed mtimes, entries sorted
+// unless Spec.EntryOrder says otherwise, sorted YAML keys), so digests are
+// stable across runs. Every valid preset passes EPR's content validation.
 package packagetest
 
 import (
@@ -66,6 +67,10 @@ type Spec struct {
 	Root string
 	// OmitDirEntries writes files only, as some zip tools do.
 	OmitDirEntries bool
+	// EntryOrder lists files (paths relative to the package folder) to write
+	// first, in this order; the rest follow in byte order. Zips made by other
+	// tools are not written from a sorted walk, and EPR keeps their order.
+	EntryOrder []string
 	// Uncompressed stores entries without deflate, so that a fuzzer mutating
 	// the zip reaches the YAML text directly.
 	Uncompressed bool
@@ -101,6 +106,10 @@ type DataStream struct {
 	// PipelineFiles adds more files under elasticsearch/ingest_pipeline/.
 	PipelineFiles []string
 	Deprecated    *Deprecation
+	// Fields replaces fields/base-fields.yml (which declares the fields EPR
+	// requires) when not nil; NoFields leaves fields/ out.
+	Fields   []byte
+	NoFields bool
 	// ExtraManifest is raw YAML appended to the data stream manifest.
 	ExtraManifest string
 	// Manifest replaces the data stream manifest entirely when not nil.
@@ -133,7 +142,9 @@ type PolicyTemplate struct {
 	// Agentless adds deployment_modes with default and agentless enabled.
 	Agentless        bool
 	AgentlessRelease string
-	Deprecated       *Deprecation
+	// AgentlessIsDefault sets deployment_modes.agentless.is_default when not nil.
+	AgentlessIsDefault *bool
+	Deprecated         *Deprecation
 }
 
 type Input struct {
@@ -196,7 +207,12 @@ func Build(s Spec) []byte {
 		if ds.Manifest == nil {
 			files[dir+"manifest.yml"] = append(mustYAML(ds.manifest()), ds.ExtraManifest...)
 		}
-		files[dir+"fields/base-fields.yml"] = []byte(baseFields)
+		switch {
+		case ds.Fields != nil:
+			files[dir+"fields/base-fields.yml"] = ds.Fields
+		case !ds.NoFields:
+			files[dir+"fields/base-fields.yml"] = []byte(baseFields)
+		}
 		for _, st := range ds.Streams {
 			files[dir+"agent/stream/"+firstNonEmpty(st.TemplatePath, "stream.yml.hbs")] = []byte("# " + st.Input + "\n")
 		}
@@ -214,12 +230,16 @@ func Build(s Spec) []byte {
 	if root == "" {
 		root = s.Name + "-" + s.Version
 	}
-	return zipFiles(root, files, !s.OmitDirEntries, s.Uncompressed)
+	return zipFiles(root, files, s.EntryOrder, !s.OmitDirEntries, s.Uncompressed)
 }
 
+// baseFields declares the fields EPR requires of every data stream of an
+// integration, so that generated packages pass its validation.
 const baseFields = `- name: data_stream.type
   type: constant_keyword
 - name: data_stream.dataset
+  type: constant_keyword
+- name: data_stream.namespace
   type: constant_keyword
 - name: '@timestamp'
   type: date
@@ -232,9 +252,10 @@ processors:
       value: event
 `
 
-// zipFiles writes the entries in byte order of their paths, with directory
+// zipFiles writes the entries named by first (relative paths) in that
+// order, then the others in byte order of their paths, with directory
 // entries for every parent when withDirs is set.
-func zipFiles(root string, files map[string][]byte, withDirs, store bool) []byte {
+func zipFiles(root string, files map[string][]byte, first []string, withDirs, store bool) []byte {
 	entries := map[string][]byte{}
 	for rel, content := range files {
 		name := root + "/" + rel
@@ -250,6 +271,24 @@ func zipFiles(root string, files map[string][]byte, withDirs, store bool) []byte
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if len(first) > 0 {
+		var ordered []string
+		placed := map[string]bool{}
+		for _, rel := range first {
+			if n := root + "/" + rel; !placed[n] {
+				if _, ok := entries[n]; ok {
+					ordered = append(ordered, n)
+					placed[n] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if !placed[n] {
+				ordered = append(ordered, n)
+			}
+		}
+		names = ordered
+	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, n := range names {
@@ -422,6 +461,9 @@ func (t PolicyTemplate) manifest() obj {
 	if t.Agentless {
 		agentless := obj{"enabled": true}
 		agentless.set("release", t.AgentlessRelease)
+		if t.AgentlessIsDefault != nil {
+			agentless["is_default"] = *t.AgentlessIsDefault
+		}
 		m.set("deployment_modes", obj{"default": obj{"enabled": true}, "agentless": agentless})
 	}
 	var inputs []any

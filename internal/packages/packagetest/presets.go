@@ -173,12 +173,15 @@ func Valid() []Case {
 }
 
 // InvalidCase is an artifact Read must reject with Rule when called with
-// Options (zero Options: the defaults).
+// Options (zero Options: the defaults). Content marks the content rules that
+// Options.DisableContentValidation turns off; every other case is rejected
+// whatever that option says.
 type InvalidCase struct {
 	Name    string
 	Zip     []byte
 	Options packages.Options
 	Rule    packages.Rule
+	Content bool
 }
 
 // Invalid lists one artifact per rejection rule (some rules several ways).
@@ -252,6 +255,28 @@ func Invalid() []InvalidCase {
 		{Name: "manifest_wrong_type", Zip: with(func(s *Spec) { s.ExtraManifest = "categories: {a: b}\n" }), Rule: packages.RuleInvalidManifest},
 		{Name: "dotted_key_conflict", Zip: with(func(s *Spec) { s.ExtraManifest = "owner: acme\nowner.github: acme\n" }), Rule: packages.RuleInvalidManifest},
 		{Name: "unused_pipeline", Zip: with(func(s *Spec) { s.DataStreams[0].PipelineFiles = []string{"other.yml"} }), Rule: packages.RuleUnusedPipeline},
+
+		{Name: "no_fields", Zip: with(func(s *Spec) { s.DataStreams[0].NoFields = true }), Rule: packages.RuleMissingRequiredFields, Content: true},
+		{Name: "fields_lack_namespace", Zip: with(func(s *Spec) {
+			s.DataStreams[0].Fields = []byte("- {name: data_stream.type, type: constant_keyword}\n- {name: data_stream.dataset, type: constant_keyword}\n- {name: '@timestamp', type: date}\n")
+		}), Rule: packages.RuleMissingRequiredFields, Content: true},
+		{Name: "fields_wrong_type", Zip: with(func(s *Spec) {
+			s.DataStreams[0].Fields = []byte(strings.Replace(baseFields, "type: date", "type: keyword", 1))
+		}), Rule: packages.RuleMissingRequiredFields, Content: true},
+		{Name: "fields_external_only", Zip: with(func(s *Spec) {
+			s.DataStreams[0].Fields = []byte(strings.Replace(baseFields, "- name: '@timestamp'\n  type: date\n", "- name: '@timestamp'\n  external: ecs\n", 1))
+		}), Rule: packages.RuleMissingRequiredFields, Content: true},
+		{Name: "fields_not_yaml", Zip: with(func(s *Spec) {
+			s.ExtraFiles = map[string][]byte{"data_stream/events/fields/broken.yml": []byte("- name: [unclosed\n")}
+		}), Rule: packages.RuleInvalidFieldsFile, Content: true},
+		{Name: "dashed_directory", Zip: with(func(s *Spec) {
+			s.ExtraFiles = map[string][]byte{"kibana/saved-search/a.json": []byte("{}\n")}
+		}), Rule: packages.RuleDashedDirectory, Content: true},
+		{Name: "dashed_empty_directory", Zip: rawZip([]rawEntry{
+			{name: root + "manifest.yml", data: manifest}, {name: root + "docs/README.md", data: readme},
+			{name: root + "docs/old-notes/", mode: fs.ModeDir | 0o755}}), Rule: packages.RuleDashedDirectory, Content: true},
+		{Name: "missing_icon", Zip: with(func(s *Spec) { s.ExtraManifest = "icons:\n  - src: /img/gone.svg\n" }), Rule: packages.RuleMissingImage, Content: true},
+		{Name: "missing_screenshot", Zip: with(func(s *Spec) { s.ExtraManifest = "screenshots:\n  - src: /img/gone.png\n" }), Rule: packages.RuleMissingImage, Content: true},
 	}
 }
 
