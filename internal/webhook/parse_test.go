@@ -136,7 +136,7 @@ func TestParseCaptured(t *testing.T) {
 	for _, path := range files {
 		name := filepath.Base(path)
 		if !strings.HasPrefix(name, "distribution-") && !strings.HasPrefix(name, "zot-") {
-			continue // README.md, and the vendor fixtures of TestParseVendorFixtures
+			continue // README.md, and the vendor fixtures of TestFormatFixtures
 		}
 		seen++
 		t.Run(name, func(t *testing.T) {
