@@ -103,7 +103,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	o.api.Registry = o.indexer.Registry
 	o.api.MaxZipBytes = o.indexer.MaxZipBytes
 	o.api.Replicas = o.indexer.Stream.Replicas
-	for _, secret := range []string{"oci-password", "webhook-token"} {
+	for _, secret := range []string{"oci-password", "webhook-token", "webhook-github-secret"} {
 		if flagenv.InArgs(args, secret) {
 			o.secretsInArgs = append(o.secretsInArgs, secret)
 		}

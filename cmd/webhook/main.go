@@ -34,6 +34,8 @@ type options struct {
 	logLevel       string
 	logType        string
 	tokenInArgs    bool
+	// githubSecretInArgs: -webhook-github-secret was on the command line, to warn about.
+	githubSecretInArgs bool
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
@@ -53,6 +55,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	o.tokenInArgs = flagenv.InArgs(args, "webhook-token")
+	o.githubSecretInArgs = flagenv.InArgs(args, "webhook-github-secret")
 	return o, nil
 }
 
@@ -70,6 +73,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		log.Warn("no webhook token set: anyone who can reach the webhooks can post events")
 	case o.tokenInArgs:
 		log.Warn("webhook token given as a flag, visible in the process list; prefer " + flagenv.EnvName("webhook-token"))
+	}
+	if o.githubSecretInArgs {
+		log.Warn("GitHub webhook secret given as a flag, visible in the process list; prefer " + flagenv.EnvName("webhook-github-secret"))
 	}
 
 	nc, err := events.Connect(o.natsURL, "epr-webhook", log)

@@ -34,6 +34,15 @@ func TestParseFlags(t *testing.T) {
 		{name: "token on the command line", args: []string{"-webhook-token=t0k"}, want: options{address: "localhost:8081", natsURL: "nats://localhost:4222", webhook: service.WebhookOptions{
 			Token: "t0k", MaxBodyBytes: 1 << 20, BodyTimeout: 10 * time.Second, PublishTimeout: 5 * time.Second, Stream: events.StreamOptions{Replicas: 1},
 		}, logLevel: "info", logType: "ecs", tokenInArgs: true}},
+		{name: "GitHub secret from the environment and on the command line", args: []string{"-webhook-github-secret", "gh2"},
+			env: map[string]string{"EPR_WEBHOOK_GITHUB_SECRET": "gh1"},
+			want: options{address: "localhost:8081", natsURL: "nats://localhost:4222", webhook: service.WebhookOptions{
+				GitHubSecret: "gh2", MaxBodyBytes: 1 << 20, BodyTimeout: 10 * time.Second, PublishTimeout: 5 * time.Second, Stream: events.StreamOptions{Replicas: 1},
+			}, logLevel: "info", logType: "ecs", githubSecretInArgs: true}},
+		{name: "GitHub secret from the environment", env: map[string]string{"EPR_WEBHOOK_GITHUB_SECRET": "gh1"},
+			want: options{address: "localhost:8081", natsURL: "nats://localhost:4222", webhook: service.WebhookOptions{
+				GitHubSecret: "gh1", MaxBodyBytes: 1 << 20, BodyTimeout: 10 * time.Second, PublishTimeout: 5 * time.Second, Stream: events.StreamOptions{Replicas: 1},
+			}, logLevel: "info", logType: "ecs"}},
 		{name: "bad env value", env: map[string]string{"EPR_PUBLISH_TIMEOUT": "soon"}, err: "-publish-timeout"},
 		{name: "stray argument", args: []string{"serve"}, err: "unexpected arguments"},
 	}

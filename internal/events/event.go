@@ -24,6 +24,9 @@ const (
 const (
 	FormatDistribution = "distribution"
 	FormatZot          = "zot"
+	FormatHarbor       = "harbor"
+	FormatGitHub       = "github"
+	FormatArtifactory  = "artifactory"
 )
 
 // Event is a registry notification reduced to what the indexer needs: which repository changed.
@@ -32,9 +35,17 @@ const (
 type Event struct {
 	// ID is the source's event id, unique per source; it becomes the JetStream message id so a
 	// re-delivered notification is stored once.
-	ID         string    `json:"id"`
-	Format     string    `json:"format"`
-	Registry   string    `json:"registry,omitempty"`
+	ID     string `json:"id"`
+	Format string `json:"format"`
+	// Registry is the registry host[:port] the notification names, when it names one
+	// (distribution's request.host, the host of Harbor's resource_url, ghcr.io, ...). It is
+	// kept for logs and debugging only: the indexer maps an event onto the configured registry
+	// by Repository alone, because a webhook route is set up per registry and the hosts in
+	// payloads are aliases (the name a client pushed to, an external URL). An event from
+	// another registry can at worst make the indexer re-list a repository of the same name,
+	// which changes nothing (see docs/registry-events.md, "Mapping").
+	Registry string `json:"registry,omitempty"`
+	// Repository is the repository's path on its registry, without the host.
 	Repository string    `json:"repository"`
 	Tag        string    `json:"tag,omitempty"`
 	Digest     string    `json:"digest,omitempty"`

@@ -102,6 +102,9 @@ type stackOptions struct {
 	replicas int
 	// requireSignatures is the indexer's -require-package-signatures.
 	requireSignatures bool
+	// noNotifications leaves the registry without a notification endpoint, so that only what a
+	// test posts to the webhooks (or a resync) makes the indexer look.
+	noNotifications bool
 }
 
 // startStackWith is startStack with the options given.
@@ -126,7 +129,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg, err := devregistry.Start(ctx, devregistry.Options{Handler: countBlobs, Notifications: []devregistry.Notification{{
+	notifications := []devregistry.Notification{{
 		URL:       "http://" + ln.Addr() + "/webhooks/distribution",
 		Headers:   http.Header{"Authorization": {"Bearer " + testToken}},
 		Timeout:   5 * time.Second,
@@ -134,7 +137,11 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 		Backoff:   100 * time.Millisecond,
 		// What the deploy config ignores, as the docs advise.
 		IgnoreActions: []string{"pull", "mount"},
-	}}})
+	}}
+	if o.noNotifications {
+		notifications = nil
+	}
+	reg, err := devregistry.Start(ctx, devregistry.Options{Handler: countBlobs, Notifications: notifications})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,9 @@ import (
 type WebhookOptions struct {
 	// Token, when set, must arrive as "Authorization: Bearer <token>".
 	Token string
+	// GitHubSecret, when set, is the secret of the GitHub webhook: the GitHub route checks the
+	// deliveries' signature with it instead of Token.
+	GitHubSecret string
 	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// BodyTimeout bounds reading a notification body; 0 means webhook.DefaultBodyTimeout.
@@ -46,6 +49,7 @@ const DefaultPublishTimeout = 5 * time.Second
 // webhooks call it, so their flags and defaults cannot drift apart.
 func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.StringVar(&o.GitHubSecret, "webhook-github-secret", "", "secret of the GitHub webhook; /webhooks/github then requires its X-Hub-Signature-256 instead of the token (prefer the env var EPR_WEBHOOK_GITHUB_SECRET)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
 	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "how long to wait for JetStream to acknowledge an event")
@@ -96,7 +100,7 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 	ctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	w.done.Go(func() { w.keepStream(ctx) })
-	opts.Log.Info("webhook receiver started", "auth", opts.Token != "")
+	opts.Log.Info("webhook receiver started", "auth", opts.Token != "", "github_signature", opts.GitHubSecret != "")
 	return w, nil
 }
 
@@ -116,6 +120,7 @@ func registerWebhook(r webhook.Router, nc *nats.Conn, opts WebhookOptions) error
 	return webhook.Register(r, webhook.Config{
 		Publisher:    pub,
 		Token:        opts.Token,
+		GitHubSecret: opts.GitHubSecret,
 		MaxBodyBytes: opts.MaxBodyBytes,
 		BodyTimeout:  opts.BodyTimeout,
 		Logger:       opts.Log,

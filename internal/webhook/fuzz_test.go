@@ -1,6 +1,10 @@
 package webhook
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -64,7 +68,8 @@ func checkParsed(t *testing.T, res Result, err error, format string) {
 }
 
 func FuzzParseDistribution(f *testing.F) {
-	for _, path := range seedFiles(f, "distribution-*.json") {
+	// GitLab's registry is a distribution fork: its fixtures seed the same parser.
+	for _, path := range append(seedFiles(f, "distribution-*.json"), seedFiles(f, "gitlab-*.json")...) {
 		body, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
@@ -128,5 +133,50 @@ func FuzzDecodeStreamMessage(f *testing.F) {
 				t.Fatalf("decoded an invalid event %+v: %v", ev, err)
 			}
 		}
+	})
+}
+
+// fuzzVendor seeds a fuzz target with the fixtures of one format (body and Content-Type).
+func fuzzVendor(f *testing.F, pattern string) {
+	f.Helper()
+	for _, path := range seedFiles(f, pattern) {
+		_, h, body := loadVendorFixture(f, path)
+		f.Add(h.Get("Content-Type"), body)
+	}
+}
+
+func FuzzParseHarbor(f *testing.F) {
+	fuzzVendor(f, "harbor-*.json")
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		res, err := ParseHarbor(http.Header{"Content-Type": {contentType}}, body)
+		checkParsed(t, res, err, events.FormatHarbor)
+	})
+}
+
+func FuzzParseGitHub(f *testing.F) {
+	for _, path := range seedFiles(f, "github-*.http") {
+		_, h, body := loadVendorFixture(f, path)
+		f.Add(h.Get("Content-Type"), h.Get("X-GitHub-Event"), h.Get("X-GitHub-Delivery"), body)
+	}
+	f.Fuzz(func(t *testing.T, contentType, event, delivery string, body []byte) {
+		h := http.Header{"Content-Type": {contentType}, "X-Github-Event": {event}, "X-Github-Delivery": {delivery}}
+		res, err := ParseGitHub(h, body)
+		checkParsed(t, res, err, events.FormatGitHub)
+		// The signature check sees the same untrusted bytes: it accepts the body's own signature
+		// and never that signature for a different body.
+		mac := hmac.New(sha256.New, []byte("s3cret"))
+		mac.Write(body)
+		sig := http.Header{"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(mac.Sum(nil))}}
+		if !GitHubSignatureValid([]byte("s3cret"), sig, body) || GitHubSignatureValid([]byte("s3cret"), sig, append(bytes.Clone(body), 0)) {
+			t.Fatal("signature check disagrees with HMAC-SHA256")
+		}
+	})
+}
+
+func FuzzParseArtifactory(f *testing.F) {
+	fuzzVendor(f, "artifactory-*.json")
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		res, err := ParseArtifactory(http.Header{"Content-Type": {contentType}}, body)
+		checkParsed(t, res, err, events.FormatArtifactory)
 	})
 }

@@ -28,6 +28,9 @@ const DefaultBodyTimeout = 10 * time.Second
 const (
 	DistributionPath = "/webhooks/distribution"
 	ZotPath          = "/webhooks/zot"
+	HarborPath       = "/webhooks/harbor"
+	GitHubPath       = "/webhooks/github"
+	ArtifactoryPath  = "/webhooks/artifactory"
 )
 
 // Publisher stores events durably; *events.Publisher is the real one. Publish returns nil only
@@ -43,6 +46,10 @@ type Config struct {
 	Publisher Publisher
 	// Token, when set, must arrive as "Authorization: Bearer <token>".
 	Token string
+	// GitHubSecret, when set, is the secret GitHub signs deliveries with (X-Hub-Signature-256);
+	// the GitHub route then checks that signature instead of Token, since GitHub cannot send
+	// an Authorization header.
+	GitHubSecret string
 	// MaxBodyBytes bounds a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// BodyTimeout bounds reading the body, from the moment the handler starts; 0 means
@@ -60,7 +67,7 @@ type Router interface {
 	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 }
 
-// Register adds POST DistributionPath and POST ZotPath to r.
+// Register adds a POST route per notification format to r.
 func Register(r Router, cfg Config) error {
 	if cfg.Publisher == nil {
 		return errors.New("webhook: a publisher is required")
@@ -86,12 +93,31 @@ func Register(r Router, cfg Config) error {
 		// Comparing digests keeps the comparison constant-time in the token's length too.
 		h.tokenSum = sha256.Sum256([]byte(cfg.Token))
 	}
-	r.POST(DistributionPath, h.serve(events.FormatDistribution, ParseDistribution))
-	r.POST(ZotPath, h.serve(events.FormatZot, ParseZot))
+	// GitLab's registry sends its notification secret as the bare Authorization value.
+	r.POST(DistributionPath, h.serve(events.FormatDistribution, ParseDistribution, routeAuth{bareToken: true}))
+	r.POST(ZotPath, h.serve(events.FormatZot, ParseZot, routeAuth{}))
+	r.POST(HarborPath, h.serve(events.FormatHarbor, ParseHarbor, routeAuth{}))
+	githubAuth := routeAuth{}
+	if cfg.GitHubSecret != "" {
+		secret := []byte(cfg.GitHubSecret)
+		githubAuth.signed = func(header http.Header, body []byte) bool { return GitHubSignatureValid(secret, header, body) }
+	}
+	r.POST(GitHubPath, h.serve(events.FormatGitHub, ParseGitHub, githubAuth))
+	r.POST(ArtifactoryPath, h.serve(events.FormatArtifactory, ParseArtifactory, routeAuth{}))
 	return nil
 }
 
 type parser func(http.Header, []byte) (Result, error)
+
+// routeAuth is how one route authenticates a request, when its sender cannot use the bearer
+// token as it is.
+type routeAuth struct {
+	// bareToken also accepts the token as the whole Authorization value, without a scheme.
+	bareToken bool
+	// signed, when set, replaces the token check: it verifies a signature over the raw body,
+	// so it runs once the body is read.
+	signed func(header http.Header, body []byte) bool
+}
 
 type handler struct {
 	pub      Publisher
@@ -103,13 +129,16 @@ type handler struct {
 	metrics  *Metrics
 }
 
-func (h *handler) authorized(header string) bool {
+func (h *handler) authorized(header string, bareToken bool) bool {
 	if !h.auth {
 		return true
 	}
 	scheme, cred, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		if !bareToken {
+			return false
+		}
+		cred = header
 	}
 	sum := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
 	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
@@ -117,7 +146,7 @@ func (h *handler) authorized(header string) bool {
 
 // serve answers 2xx only when nothing needs storing or JetStream stored all of it, so that the
 // registry's retry is what keeps an unstored event. Nothing is published for any other answer.
-func (h *handler) serve(format string, parse parser) echo.HandlerFunc {
+func (h *handler) serve(format string, parse parser, auth routeAuth) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		// Only the remote address and outcome are logged: the Authorization header holds the
@@ -128,10 +157,13 @@ func (h *handler) serve(format string, parse parser) echo.HandlerFunc {
 			return c.String(code, msg)
 		}
 
-		if !h.authorized(req.Header.Get("Authorization")) {
-			log.Warn("webhook request rejected: missing or wrong bearer token")
+		unauthorized := func(why string) error {
+			log.Warn("webhook request rejected: " + why)
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="webhook"`)
 			return reply(http.StatusUnauthorized, OutcomeUnauthorized, "unauthorized")
+		}
+		if auth.signed == nil && !h.authorized(req.Header.Get("Authorization"), auth.bareToken) {
+			return unauthorized("missing or wrong bearer token")
 		}
 
 		tooLarge := func() error {
@@ -151,6 +183,10 @@ func (h *handler) serve(format string, parse parser) echo.HandlerFunc {
 			}
 			log.Warn("webhook request rejected: reading body", "err", err)
 			return reply(http.StatusBadRequest, OutcomeBadRequest, "could not read request body")
+		}
+
+		if auth.signed != nil && !auth.signed(req.Header, body) {
+			return unauthorized("missing or wrong body signature")
 		}
 
 		res, err := parse(req.Header, body)

@@ -51,6 +51,8 @@ type handlerRig struct {
 	logs *testkit.SyncBuffer
 }
 
+const testGitHubSecret = "gh-9c1e-do-not-log"
+
 func newHandlerRig(t *testing.T) *handlerRig {
 	t.Helper()
 	r := &handlerRig{nats: newNATSStack(t), echo: echo.New(), reg: prometheus.NewRegistry(), logs: &testkit.SyncBuffer{}}
@@ -60,10 +62,11 @@ func newHandlerRig(t *testing.T) *handlerRig {
 		t.Fatal(err)
 	}
 	if err := webhook.Register(r.echo, webhook.Config{
-		Publisher: r.pub,
-		Token:     testToken,
-		Logger:    debugLogger(r.logs),
-		Metrics:   metrics,
+		Publisher:    r.pub,
+		Token:        testToken,
+		GitHubSecret: testGitHubSecret,
+		Logger:       debugLogger(r.logs),
+		Metrics:      metrics,
 	}); err != nil {
 		t.Fatal(err)
 	}
