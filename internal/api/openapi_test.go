@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/oci-epr/package-registry/docs"
+	"github.com/oci-epr/package-registry/internal/upstream"
 )
 
 // openAPIDoc loads and validates docs/openapi.yaml (the bytes the server embeds).
@@ -287,6 +289,17 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{path: "/package/{name}/{version}/", target: "/package/mock_input/0.1.0/", status: 200},
 		{path: "/epr/{any}/{file}", target: "/epr/mock_logs/mock_logs-1.0.0.zip", status: 200},
 		{path: "/health", target: "/health?ready=true", status: 200},
+	})
+
+	// Proxy mode: merged answers, and versions only the upstream holds redirected there.
+	upSpecs, localSpecs := proxyFixtures()
+	pair := newProxyPair(t, upSpecs, localSpecs, upstream.Config{CacheTime: time.Hour})
+	c.run(pair.proxy, []contractCase{
+		{path: "/search", target: "/search?all=true", status: 200},
+		{path: "/categories", target: "/categories", status: 200},
+		{path: "/package/{name}/{version}/", target: "/package/acme_logs/1.3.0/", status: 301},
+		{path: "/package/{name}/{version}/{file}", target: "/package/acme_logs/1.3.0/docs/README.md", status: 301},
+		{path: "/epr/{any}/{file}", target: "/epr/acme_logs/acme_logs-1.3.0.zip", status: 301},
 	})
 
 	// Every documented status was produced by a real response, except those only an internal
