@@ -173,9 +173,7 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 	}
 	e, found := snap.Lookup(name, version)
 	if !found {
-		if !s.redirectUpstream(c) {
-			s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
-		}
+		s.versionNotHeld(c)
 		return label
 	}
 	rel, ok := pathParam(c, "*")

@@ -99,21 +99,29 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 	if proxied {
 		return s.serveProxiedQuery(c, snap, q, f, cc)
 	}
-	normal := cacheKey{q.kind, "\x00" + f.Key()}
-	resp, ok := snap.cache.get(normal)
-	if !ok {
-		body, err := q.render(snap, f)
-		if err != nil {
-			s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
-			s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
-			return q.label
-		}
-		resp = newCachedResponse(body)
-		snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
+	resp, ok := s.rendered(c, snap, q, cacheKey{q.kind, "\x00" + f.Key()}, func() ([]byte, error) { return q.render(snap, f) })
+	if ok {
+		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
+		s.writeJSON(c, resp, cc)
 	}
-	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-	s.writeJSON(c, resp, cc)
 	return q.label
+}
+
+// rendered returns the snapshot's response under key, rendering and caching it when absent; a
+// render failure is answered here (ok false).
+func (s *Server) rendered(c echo.Context, snap *Snapshot, q *queryRoute, key cacheKey, render func() ([]byte, error)) (*cachedResponse, bool) {
+	if resp, ok := snap.cache.get(key); ok {
+		return resp, true
+	}
+	body, err := render()
+	if err != nil {
+		s.log.Error("rendering a response failed", "route", q.label, "query", c.Request().URL.RawQuery, "err", err)
+		s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
+		return nil, false
+	}
+	resp := newCachedResponse(body)
+	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
+	return resp, true
 }
 
 func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
@@ -129,9 +137,7 @@ func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
 	}
 	e, found := snap.Lookup(name, version)
 	if !found {
-		if !s.redirectUpstream(c) {
-			s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
-		}
+		s.versionNotHeld(c)
 		return label
 	}
 	body, err := packages.Encode(e.Package)

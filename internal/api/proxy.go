@@ -140,19 +140,18 @@ func (s *Server) serveProxiedQuery(c echo.Context, snap *Snapshot, q *queryRoute
 		cc = ccNoStore
 	}
 	key := cacheKey{q.kind, "\x01" + f.Key() + "\x00" + ans.ID}
-	resp, ok := snap.cache.get(key)
-	if !ok {
-		body, err := q.merge(snap, f, ans.Body)
-		if err != nil {
-			s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
-			s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
-			return q.label
-		}
-		resp = newCachedResponse(body)
-		snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
+	if resp, ok := s.rendered(c, snap, q, key, func() ([]byte, error) { return q.merge(snap, f, ans.Body) }); ok {
+		s.writeJSON(c, resp, cc)
 	}
-	s.writeJSON(c, resp, cc)
 	return q.label
+}
+
+// versionNotHeld answers a request for a version the index lacks: 301 upstream in proxy mode,
+// else 404.
+func (s *Server) versionNotHeld(c echo.Context) {
+	if !s.redirectUpstream(c) {
+		s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
+	}
 }
 
 // redirectUpstream answers 301 to the same path upstream, when in proxy mode.
