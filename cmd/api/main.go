@@ -10,9 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/oci-epr/package-registry/internal/api"
 	"github.com/oci-epr/package-registry/internal/events"
@@ -24,11 +21,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	flagenv.Exit("package-registry", run(ctx, os.Args[1:], os.LookupEnv))
-}
+func main() { flagenv.Main("package-registry", run) }
 
 type options struct {
 	address        string

@@ -8,9 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
@@ -18,11 +15,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	flagenv.Exit("indexer", run(ctx, os.Args[1:], os.LookupEnv))
-}
+func main() { flagenv.Main("indexer", run) }
 
 type options struct {
 	// address serves /health.

@@ -7,9 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/flagenv"
@@ -17,11 +14,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	flagenv.Exit("webhook", run(ctx, os.Args[1:], os.LookupEnv))
-}
+func main() { flagenv.Main("webhook", run) }
 
 type options struct {
 	// address serves the webhooks and /health.

@@ -6,14 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oci-epr/package-registry/internal/testkit"
+
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
 func TestParseFlags(t *testing.T) {
-	env := func(m map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-	}
 	tests := []struct {
 		name string
 		args []string
@@ -48,7 +47,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseFlags(tt.args, env(tt.env))
+			got, err := parseFlags(tt.args, testkit.Env(tt.env))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want it to mention %q", err, tt.err)

@@ -3,12 +3,15 @@
 package flagenv
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Prefix is prepended to every environment variable name.
@@ -92,4 +95,13 @@ func Exit(prog string, err error) {
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	os.Exit(1)
+}
+
+// Main runs a command until SIGTERM or an interrupt cancels its context, with the process's
+// arguments and environment, and exits as Exit does.
+func Main(prog string, run func(ctx context.Context, args []string, lookup func(string) (string, bool)) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := run(ctx, os.Args[1:], os.LookupEnv)
+	stop()
+	Exit(prog, err)
 }

@@ -54,3 +54,8 @@ func (b *SyncBuffer) String() string {
 	defer b.mu.Unlock()
 	return string(b.buf)
 }
+
+// Env is a lookup function over m, standing in for os.LookupEnv in flag tests.
+func Env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
