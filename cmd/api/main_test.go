@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oci-epr/package-registry/internal/testkit"
-
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
 

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oci-epr/package-registry/internal/testkit"
-
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 func TestParseFlags(t *testing.T) {

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oci-epr/package-registry/internal/testkit"
-
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 func TestParseFlags(t *testing.T) {
