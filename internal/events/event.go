@@ -26,6 +26,15 @@ const (
 	FormatZot          = "zot"
 )
 
+// Source formats of the registries that have a webhook of their own.
+const (
+	FormatQuay      = "quay"
+	FormatDockerHub = "dockerhub"
+	FormatACR       = "acr"       // Azure Container Registry's own webhooks
+	FormatEventGrid = "eventgrid" // Azure Container Registry through Event Grid
+	FormatGAR       = "gar"       // Google Artifact Registry through Pub/Sub push
+)
+
 // Event is a registry notification reduced to what the indexer needs: which repository changed.
 // The indexer treats it as a hint and re-lists the repository; the other fields serve logs,
 // metrics and debugging.

@@ -33,6 +33,10 @@ type Result struct {
 	Events []events.Event
 	// Ignored lists the notifications dropped on purpose (pulls, blob pushes, ...).
 	Ignored []Ignored
+	// Reply, when set on a Result without events, is answered as the JSON body of a 200
+	// instead of "ignored": the answer a sender's handshake expects (Event Grid's
+	// subscription validation).
+	Reply any
 }
 
 // Ignored is one notification a parser dropped on purpose.

@@ -135,7 +135,8 @@ func TestParseCaptured(t *testing.T) {
 	seen := 0
 	for _, path := range files {
 		name := filepath.Base(path)
-		if name == "README.md" {
+		// Only the captured payloads; the fixtures written from vendor docs have tests of their own.
+		if !strings.HasPrefix(name, "distribution-") && !strings.HasPrefix(name, "zot-") {
 			continue
 		}
 		seen++

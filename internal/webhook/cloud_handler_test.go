@@ -1,0 +1,88 @@
+package webhook_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oci-epr/package-registry/internal/webhook"
+)
+
+// The token may come as ?token= on every route, for registries that cannot send a header; it is
+// taken out of the request before anything could log it.
+func TestQueryToken(t *testing.T) {
+	r := newHandlerRig(t)
+	// What an access log middleware would see once the handler returned.
+	var mu sync.Mutex
+	var seenURIs []string
+	r.echo.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			mu.Lock()
+			seenURIs = append(seenURIs, c.Request().URL.String(), c.Request().RequestURI)
+			mu.Unlock()
+			return err
+		}
+	})
+	jsonH := http.Header{"Content-Type": {"application/json"}}
+	quay := readTestdata(t, "quay-repo-push.json")
+	hub := readTestdata(t, "dockerhub-push.json")
+	dist := readTestdata(t, "distribution-push-manifest-retag.json")
+	q := url.QueryEscape(testToken)
+
+	tests := []struct {
+		name          string
+		req           request
+		code          int
+		wantPublished int
+	}{
+		{name: "quay without token", req: request{path: webhook.QuayPath, header: jsonH, body: quay}, code: 401},
+		{name: "quay wrong token", req: request{path: webhook.QuayPath + "?token=wrong-token-123", header: jsonH, body: quay}, code: 401},
+		{name: "quay empty token", req: request{path: webhook.QuayPath + "?token=", header: jsonH, body: quay}, code: 401},
+		{name: "quay token prefix", req: request{path: webhook.QuayPath + "?token=" + q[:len(q)-1], header: jsonH, body: quay}, code: 401},
+		{name: "quay bad query", req: request{path: webhook.QuayPath + "?token=%zz" + q, header: jsonH, body: quay}, code: 401},
+		{name: "wrong bearer wins over right query", req: request{path: webhook.QuayPath + "?token=" + q, header: withAuth(jsonH, "Bearer wrong-token-123"), body: quay}, code: 401},
+		{name: "dockerhub without token", req: request{path: webhook.DockerHubPath, header: jsonH, body: hub}, code: 401},
+		{name: "quay query token", req: request{path: webhook.QuayPath + "?token=" + q, header: jsonH, body: quay}, code: 200, wantPublished: 2},
+		{name: "dockerhub query token among others", req: request{path: webhook.DockerHubPath + "?a=1&token=" + q + "&b=2", header: jsonH, body: hub}, code: 200, wantPublished: 1},
+		{name: "dockerhub bearer", req: request{path: webhook.DockerHubPath, header: withAuth(jsonH, "Bearer "+testToken), body: hub}, code: 200, wantPublished: 1},
+		{name: "distribution query token", req: request{path: webhook.DistributionPath + "?token=" + q,
+			header: http.Header{"Content-Type": {webhook.DistributionMediaType}}, body: dist}, code: 200, wantPublished: 1},
+		{name: "quay malformed with token", req: request{path: webhook.QuayPath + "?token=" + q, header: jsonH, body: []byte(`{"repository":"A","updated_tags":["1"]}`)}, code: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, before := r.pub.counts()
+			rec := r.do(t, tt.req)
+			if rec.Code != tt.code {
+				t.Fatalf("status %d (%q), want %d", rec.Code, rec.Body.String(), tt.code)
+			}
+			if strings.Contains(rec.Body.String(), testToken) {
+				t.Errorf("response shows the token: %q", rec.Body.String())
+			}
+			if _, after := r.pub.counts(); after-before != tt.wantPublished {
+				t.Errorf("published %d events, want %d", after-before, tt.wantPublished)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, uri := range seenURIs {
+		if strings.Contains(uri, "token") || strings.Contains(uri, testToken) {
+			t.Errorf("request URL after the handler still holds the token: %q", uri)
+		}
+	}
+	if !strings.Contains(strings.Join(seenURIs, " "), "a=1&b=2") {
+		t.Errorf("other query parameters were not kept: %q", seenURIs)
+	}
+	logs := r.logs.String()
+	for _, secret := range []string{testToken, "wrong-token-123"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+}

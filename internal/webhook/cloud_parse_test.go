@@ -1,0 +1,230 @@
+package webhook
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oci-epr/package-registry/internal/events"
+)
+
+// cloudParsers are the vendor formats whose fixtures are written from the vendors' documented
+// payloads, by file name prefix.
+var cloudParsers = map[string]func(http.Header, []byte) (Result, error){
+	"quay-":      ParseQuay,
+	"dockerhub-": ParseDockerHub,
+}
+
+func cloudParserFor(name string) (func(http.Header, []byte) (Result, error), bool) {
+	for prefix, p := range cloudParsers {
+		if strings.HasPrefix(name, prefix) {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+var jsonHeader = http.Header{"Content-Type": {"application/json"}}
+
+// loadFixture reads a fixture: .http files are a request (headers and body), .json files a body
+// sent as application/json.
+func loadFixture(t testing.TB, path string) (http.Header, []byte) {
+	t.Helper()
+	if strings.HasSuffix(path, ".http") {
+		return loadZotHTTP(t, path)
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jsonHeader.Clone(), body
+}
+
+// TestParseVendorFixtures runs every vendor fixture through its parser and checks the exact
+// result; the ids derived from a body are checked for shape, as they are digests.
+func TestParseVendorFixtures(t *testing.T) {
+	type want struct {
+		events  []events.Event
+		ignored []string // reasons
+		reply   any
+	}
+	quay := func(host string, tags ...string) want {
+		var w want
+		for _, tag := range tags {
+			w.events = append(w.events, events.Event{Format: events.FormatQuay, Registry: host,
+				Repository: "acme/nginx", Tag: tag, Action: events.ActionPush})
+		}
+		return w
+	}
+	cases := map[string]want{
+		"quay-repo-push.json":         quay("quay.io", "1.2.0", "latest"),
+		"quay-repo-push-tag-map.json": quay("quay.io", "1.2.0"),
+		"quay-repo-push-no-tags.json": {ignored: []string{"push without updated tags"}},
+		"dockerhub-push.json":         {events: []events.Event{{Format: events.FormatDockerHub, Registry: "docker.io", Repository: "acme/nginx", Tag: "1.2.0", Action: events.ActionPush, Time: time.Unix(1767225600, 0).UTC()}}},
+		"dockerhub-push-no-tag.json":  {ignored: []string{"push without tag"}},
+	}
+	files, err := filepath.Glob("testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, path := range files {
+		name := filepath.Base(path)
+		parse, ok := cloudParserFor(name)
+		if !ok {
+			continue
+		}
+		seen++
+		t.Run(name, func(t *testing.T) {
+			w, ok := cases[name]
+			if !ok {
+				t.Fatalf("fixture %s has no expectation", name)
+			}
+			res, err := parse(loadFixture(t, path))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			got := make([]events.Event, len(res.Events))
+			ids := map[string]bool{}
+			for i, ev := range res.Events {
+				if ev.ID == "" || ids[ev.ID] {
+					t.Errorf("event %d: empty or repeated id %q", i, ev.ID)
+				}
+				ids[ev.ID] = true
+				if w.events != nil && i < len(w.events) && w.events[i].ID == "" {
+					ev.ID = "" // derived from the body
+				}
+				got[i] = ev
+			}
+			if len(w.events) == 0 {
+				got = nil
+			}
+			if !reflect.DeepEqual(got, w.events) {
+				t.Errorf("events = %+v\nwant     %+v", got, w.events)
+			}
+			var reasons []string
+			for _, ig := range res.Ignored {
+				reasons = append(reasons, ig.Reason)
+			}
+			if !reflect.DeepEqual(reasons, w.ignored) {
+				t.Errorf("ignored = %q, want %q", reasons, w.ignored)
+			}
+			if !reflect.DeepEqual(res.Reply, w.reply) {
+				t.Errorf("reply = %#v, want %#v", res.Reply, w.reply)
+			}
+			checkParsed(t, res, nil, eventsFormat(res))
+		})
+	}
+	if seen != len(cases) {
+		t.Errorf("testdata has %d vendor fixtures, the table %d", seen, len(cases))
+	}
+}
+
+// eventsFormat is the format of a result's events, for checkParsed: each parser has one.
+func eventsFormat(r Result) string {
+	if len(r.Events) == 0 {
+		return ""
+	}
+	return r.Events[0].Format
+}
+
+// TestParseVendorRejects feeds each vendor parser bodies it must refuse, and bodies it must
+// ignore rather than refuse.
+func TestParseVendorRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		parse   func(http.Header, []byte) (Result, error)
+		ctype   string
+		body    string
+		wantErr error  // nil: parses
+		ignored string // the reason, when it parses
+		events  int
+	}{
+		{name: "quay not JSON", parse: ParseQuay, ctype: "application/json", body: `{"repository":`, wantErr: ErrMalformed},
+		{name: "quay form content type", parse: ParseQuay, ctype: "application/x-www-form-urlencoded", body: `{}`, wantErr: ErrContentType},
+		{name: "quay no content type", parse: ParseQuay, body: `{}`, wantErr: ErrContentType},
+		{name: "quay no repository", parse: ParseQuay, ctype: "application/json", body: `{"updated_tags":["1.0.0"]}`, wantErr: ErrMalformed},
+		{name: "quay tags not strings", parse: ParseQuay, ctype: "application/json", body: `{"repository":"a/b","updated_tags":[1]}`, wantErr: ErrMalformed},
+		{name: "quay tags a number", parse: ParseQuay, ctype: "application/json", body: `{"repository":"a/b","updated_tags":7}`, wantErr: ErrMalformed},
+		{name: "quay invalid tag", parse: ParseQuay, ctype: "application/json", body: `{"repository":"a/b","updated_tags":["no spaces"]}`, wantErr: ErrMalformed},
+		{name: "quay invalid repository", parse: ParseQuay, ctype: "application/json", body: `{"repository":"A/B","updated_tags":["1.0.0"]}`, wantErr: ErrMalformed},
+		{name: "quay null tags", parse: ParseQuay, ctype: "application/json", body: `{"repository":"a/b","updated_tags":null}`, ignored: "push without updated tags"},
+		{name: "quay fallback tag", parse: ParseQuay, ctype: "application/json", body: `{"repository":"a/b","updated_tags":["sha256-` + strings.Repeat("a", 64) + `","1.0.0"]}`, ignored: "referrers fallback tag", events: 1},
+		{name: "quay charset parameter", parse: ParseQuay, ctype: "application/json; charset=utf-8", body: `{"repository":"a/b","updated_tags":["1.0.0"]}`, events: 1},
+		{name: "dockerhub not JSON", parse: ParseDockerHub, ctype: "application/json", body: `[`, wantErr: ErrMalformed},
+		{name: "dockerhub text", parse: ParseDockerHub, ctype: "text/plain", body: `{}`, wantErr: ErrContentType},
+		{name: "dockerhub no push_data", parse: ParseDockerHub, ctype: "application/json", body: `{"repository":{"repo_name":"a/b"}}`, wantErr: ErrMalformed},
+		{name: "dockerhub no repo_name", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0"}}`, wantErr: ErrMalformed},
+		{name: "dockerhub bad pushed_at", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0","pushed_at":-5},"repository":{"repo_name":"a/b"}}`, wantErr: ErrMalformed},
+		{name: "dockerhub invalid tag", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"-x"},"repository":{"repo_name":"a/b"}}`, wantErr: ErrMalformed},
+		{name: "dockerhub no pushed_at", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0"},"repository":{"repo_name":"a/b"}}`, events: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.ctype != "" {
+				h.Set("Content-Type", tt.ctype)
+			}
+			res, err := tt.parse(h, []byte(tt.body))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				checkParsed(t, res, err, "")
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if len(res.Events) != tt.events {
+				t.Errorf("%d events, want %d: %+v", len(res.Events), tt.events, res.Events)
+			}
+			if tt.ignored != "" && (len(res.Ignored) != 1 || res.Ignored[0].Reason != tt.ignored) {
+				t.Errorf("ignored = %+v, want %q", res.Ignored, tt.ignored)
+			}
+			checkParsed(t, res, nil, eventsFormat(res))
+		})
+	}
+}
+
+// Two pushes of the same tag are two events; the same body delivered twice is one.
+func TestBodyDerivedIDs(t *testing.T) {
+	push := func(at string) []byte {
+		return []byte(`{"push_data":{"tag":"1.0.0","pushed_at":` + at + `},"repository":{"repo_name":"a/b"}}`)
+	}
+	id := func(body []byte) string {
+		res, err := ParseDockerHub(jsonHeader, body)
+		if err != nil || len(res.Events) != 1 {
+			t.Fatalf("%v %+v", err, res)
+		}
+		return res.Events[0].ID
+	}
+	if id(push("100")) != id(push("100")) {
+		t.Error("a redelivered body got a new id")
+	}
+	if id(push("100")) == id(push("101")) {
+		t.Error("two pushes got one id")
+	}
+}
+
+func TestParseImageRef(t *testing.T) {
+	for in, want := range map[string]imageRef{
+		"quay.io/acme/nginx":                      {Host: "quay.io", Repository: "acme/nginx"},
+		"acme/nginx":                              {Repository: "acme/nginx"},
+		"localhost/acme/nginx:1.0":                {Host: "localhost", Repository: "acme/nginx", Tag: "1.0"},
+		"127.0.0.1:5000/packages/nginx:1.0.0":     {Host: "127.0.0.1:5000", Repository: "packages/nginx", Tag: "1.0.0"},
+		"us-docker.pkg.dev/p/r/img@sha256:abc":    {Host: "us-docker.pkg.dev", Repository: "p/r/img", Digest: "sha256:abc"},
+		"us-docker.pkg.dev/p/r/img:v1@sha256:abc": {Host: "us-docker.pkg.dev", Repository: "p/r/img", Tag: "v1", Digest: "sha256:abc"},
+		"registry.example.com:8443/a":             {Host: "registry.example.com:8443", Repository: "a"},
+		"":                                        {},
+	} {
+		if got := parseImageRef(in); got != want {
+			t.Errorf("parseImageRef(%q) = %+v, want %+v", in, got, want)
+		}
+	}
+}
