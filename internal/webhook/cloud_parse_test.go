@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"os"
@@ -18,6 +19,8 @@ import (
 var cloudParsers = map[string]func(http.Header, []byte) (Result, error){
 	"quay-":      ParseQuay,
 	"dockerhub-": ParseDockerHub,
+	"acr-":       ParseACR,
+	"eventgrid-": ParseEventGrid,
 }
 
 func cloudParserFor(name string) (func(http.Header, []byte) (Result, error), bool) {
@@ -28,6 +31,11 @@ func cloudParserFor(name string) (func(http.Header, []byte) (Result, error), boo
 	}
 	return nil, false
 }
+
+const (
+	digestACR = "sha256:3f1c6b0ad2e54d1f8a4c2e7b9d0a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f"
+	acrTopic  = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/epr/providers/Microsoft.ContainerRegistry/registries/acme"
+)
 
 var jsonHeader = http.Header{"Content-Type": {"application/json"}}
 
@@ -67,6 +75,30 @@ func TestParseVendorFixtures(t *testing.T) {
 		"quay-repo-push-no-tags.json": {ignored: []string{"push without updated tags"}},
 		"dockerhub-push.json":         {events: []events.Event{{Format: events.FormatDockerHub, Registry: "docker.io", Repository: "acme/nginx", Tag: "1.2.0", Action: events.ActionPush, Time: time.Unix(1767225600, 0).UTC()}}},
 		"dockerhub-push-no-tag.json":  {ignored: []string{"push without tag"}},
+
+		"acr-push.json": {events: []events.Event{{ID: "5a0c1d6e-2f3b-4c8d-9e1f-a2b3c4d5e6f7", Format: events.FormatACR, Registry: "acme.azurecr.io",
+			Repository: "packages/nginx", Tag: "1.2.0", Digest: digestACR, MediaType: ociManifest, Action: events.ActionPush,
+			Time: ts(t, "2026-01-15T10:20:30.123456789Z")}}},
+		"acr-delete.json": {events: []events.Event{{ID: "b7d9f1a3-4c5e-4a6b-8d9c-0e1f2a3b4c5d", Format: events.FormatACR, Registry: "acme.azurecr.io",
+			Repository: "packages/nginx", Digest: digestACR, MediaType: ociManifest, Action: events.ActionDelete,
+			Time: ts(t, "2026-01-15T10:25:00.5Z")}}},
+		"acr-chart-push.json": {ignored: []string{"Helm chart event"}},
+
+		"eventgrid-image-pushed.http": {events: []events.Event{{ID: acrTopic + "/831e1650-001e-001b-66ab-eeb76e069631", Format: events.FormatEventGrid,
+			Registry: "acme.azurecr.io", Repository: "packages/nginx", Tag: "1.2.0", Digest: digestACR, MediaType: ociManifest,
+			Action: events.ActionPush, Time: ts(t, "2026-01-15T10:20:30.6549614Z")}}},
+		"eventgrid-image-deleted.http": {events: []events.Event{{ID: acrTopic + "/f06e3921-301f-42ec-b368-212f7d5354bd", Format: events.FormatEventGrid,
+			Registry: "acme.azurecr.io", Repository: "packages/nginx", Digest: digestACR, MediaType: ociManifest,
+			Action: events.ActionDelete, Time: ts(t, "2026-01-15T10:25:01.8211071Z")}}},
+		"eventgrid-validation.http": {ignored: []string{"subscription validation (answered)"},
+			reply: EventGridValidationReply{ValidationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}},
+		"eventgrid-cloudevents-image-pushed.http": {events: []events.Event{{ID: acrTopic + "/831e1650-001e-001b-66ab-eeb76e069631", Format: events.FormatEventGrid,
+			Registry: "acme.azurecr.io", Repository: "packages/nginx", Tag: "1.2.0", Digest: digestACR, MediaType: ociManifest,
+			Action: events.ActionPush, Time: ts(t, "2026-01-15T10:20:30.6549614Z")}}},
+		"eventgrid-cloudevents-batch.http": {events: []events.Event{{ID: acrTopic + "/f06e3921-301f-42ec-b368-212f7d5354bd", Format: events.FormatEventGrid,
+			Registry: "acme.azurecr.io", Repository: "packages/nginx", Digest: digestACR, MediaType: ociManifest,
+			Action: events.ActionDelete, Time: ts(t, "2026-01-15T10:25:01.8211071Z")}},
+			ignored: []string{`event type "Microsoft.ContainerRegistry.ChartPushed" not indexed`}},
 	}
 	files, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -162,6 +194,28 @@ func TestParseVendorRejects(t *testing.T) {
 		{name: "dockerhub no repo_name", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0"}}`, wantErr: ErrMalformed},
 		{name: "dockerhub bad pushed_at", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0","pushed_at":-5},"repository":{"repo_name":"a/b"}}`, wantErr: ErrMalformed},
 		{name: "dockerhub invalid tag", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"-x"},"repository":{"repo_name":"a/b"}}`, wantErr: ErrMalformed},
+		{name: "acr not JSON", parse: ParseACR, ctype: "application/json", body: `{"id":`, wantErr: ErrMalformed},
+		{name: "acr an envelope", parse: ParseACR, ctype: "application/json", body: `{"events":[]}`, wantErr: ErrMalformed},
+		{name: "acr distribution content type", parse: ParseACR, ctype: "text/plain", body: `{}`, wantErr: ErrContentType},
+		{name: "acr bad timestamp", parse: ParseACR, ctype: "application/json", body: `{"id":"1","timestamp":"yesterday","action":"push","target":{"mediaType":"` + ociManifest + `","repository":"a/b","tag":"1.0.0"}}`, wantErr: ErrMalformed},
+		{name: "acr push without repository", parse: ParseACR, ctype: "application/json", body: `{"id":"1","action":"push","target":{"mediaType":"` + ociManifest + `","tag":"1.0.0"}}`, wantErr: ErrMalformed},
+		{name: "acr quarantine", parse: ParseACR, ctype: "application/json", body: `{"id":"1","action":"quarantine","target":{"repository":"a/b","tag":"1.0.0"}}`, ignored: "quarantine"},
+		{name: "acr pull", parse: ParseACR, ctype: "application/json", body: `{"id":"1","action":"pull"}`, ignored: "pull"},
+		{name: "eventgrid not JSON", parse: ParseEventGrid, ctype: "application/json", body: `[{`, wantErr: ErrMalformed},
+		{name: "eventgrid xml", parse: ParseEventGrid, ctype: "application/xml", body: `[]`, wantErr: ErrContentType},
+		{name: "eventgrid no event type", parse: ParseEventGrid, ctype: "application/json", body: `[{"id":"1"}]`, wantErr: ErrMalformed},
+		{name: "eventgrid validation without code", parse: ParseEventGrid, ctype: "application/json", body: `[{"id":"1","eventType":"` + EventGridValidation + `","data":{}}]`, wantErr: ErrMalformed},
+		{name: "eventgrid validation mixed with a push", parse: ParseEventGrid, ctype: "application/json", body: `[{"id":"1","eventType":"` + EventGridValidation + `","data":{"validationCode":"c"}},` +
+			`{"id":"2","eventType":"` + EventGridImagePushed + `","data":{"target":{"mediaType":"` + ociManifest + `","repository":"a/b","tag":"1.0.0"}}}]`, wantErr: ErrMalformed},
+		{name: "eventgrid push without id", parse: ParseEventGrid, ctype: "application/json", body: `[{"eventType":"` + EventGridImagePushed + `","data":{"target":{"mediaType":"` + ociManifest + `","repository":"a/b","tag":"1.0.0"}}}]`, wantErr: ErrMalformed},
+		{name: "eventgrid push data not an object", parse: ParseEventGrid, ctype: "application/json", body: `[{"id":"1","eventType":"` + EventGridImagePushed + `","data":"x"}]`, wantErr: ErrMalformed},
+		{name: "eventgrid one object", parse: ParseEventGrid, ctype: "application/json", body: `{"id":"1","eventType":"` + EventGridImagePushed + `","data":{"target":{"mediaType":"` + ociManifest + `","repository":"a/b","tag":"1.0.0"}}}`, events: 1},
+		{name: "eventgrid subscription deleted", parse: ParseEventGrid, ctype: "application/json", body: `[{"id":"1","eventType":"Microsoft.EventGrid.SubscriptionDeletedEvent","data":{}}]`, ignored: `event type "Microsoft.EventGrid.SubscriptionDeletedEvent" not indexed`},
+		{name: "eventgrid cloudevent without source", parse: ParseEventGrid, ctype: CloudEventsMediaType, body: `{"specversion":"1.0","id":"1","type":"` + EventGridImagePushed + `","data":{}}`, wantErr: ErrMalformed},
+		{name: "eventgrid cloudevent old specversion", parse: ParseEventGrid, ctype: CloudEventsMediaType, body: `{"specversion":"0.3","id":"1","source":"s","type":"` + EventGridImagePushed + `","data":{}}`, wantErr: ErrMalformed},
+		{name: "eventgrid cloudevent batch not an array", parse: ParseEventGrid, ctype: CloudEventsBatchMediaType, body: `{}`, wantErr: ErrMalformed},
+		{name: "eventgrid cloudevent base64 data", parse: ParseEventGrid, ctype: CloudEventsMediaType, body: `{"specversion":"1.0","id":"1","source":"s","type":"` + EventGridImagePushed +
+			`","data_base64":"` + base64.StdEncoding.EncodeToString([]byte(`{"target":{"mediaType":"`+ociManifest+`","repository":"a/b","tag":"1.0.0"}}`)) + `"}`, events: 1},
 		{name: "dockerhub no pushed_at", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0"},"repository":{"repo_name":"a/b"}}`, events: 1},
 	}
 	for _, tt := range tests {

@@ -157,3 +157,9 @@ func FuzzParseQuay(f *testing.F) { fuzzJSONParser(f, "quay-*", events.FormatQuay
 func FuzzParseDockerHub(f *testing.F) {
 	fuzzJSONParser(f, "dockerhub-*", events.FormatDockerHub, ParseDockerHub)
 }
+
+func FuzzParseACR(f *testing.F) { fuzzJSONParser(f, "acr-*", events.FormatACR, ParseACR) }
+
+func FuzzParseEventGrid(f *testing.F) {
+	fuzzJSONParser(f, "eventgrid-*", events.FormatEventGrid, ParseEventGrid)
+}
