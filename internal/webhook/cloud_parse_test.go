@@ -21,6 +21,7 @@ var cloudParsers = map[string]func(http.Header, []byte) (Result, error){
 	"dockerhub-": ParseDockerHub,
 	"acr-":       ParseACR,
 	"eventgrid-": ParseEventGrid,
+	"gar-":       ParseGAR,
 }
 
 func cloudParserFor(name string) (func(http.Header, []byte) (Result, error), bool) {
@@ -34,6 +35,9 @@ func cloudParserFor(name string) (func(http.Header, []byte) (Result, error), boo
 
 const (
 	digestACR = "sha256:3f1c6b0ad2e54d1f8a4c2e7b9d0a1f3e5c7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f"
+	digestGAR = "sha256:6ec128e26cd5a1f6e1c8a7b2d4f9e0c3b5a7d9f1e3c5b7a9d1f3e5c7b9a1d3f5"
+	garHost   = "us-east1-docker.pkg.dev"
+	garRepo   = "acme-packages/epr/packages/nginx"
 	acrTopic  = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/epr/providers/Microsoft.ContainerRegistry/registries/acme"
 )
 
@@ -99,6 +103,13 @@ func TestParseVendorFixtures(t *testing.T) {
 			Registry: "acme.azurecr.io", Repository: "packages/nginx", Digest: digestACR, MediaType: ociManifest,
 			Action: events.ActionDelete, Time: ts(t, "2026-01-15T10:25:01.8211071Z")}},
 			ignored: []string{`event type "Microsoft.ContainerRegistry.ChartPushed" not indexed`}},
+
+		"gar-insert-tag.json": {events: []events.Event{{ID: "2070443601311540", Format: events.FormatGAR, Registry: garHost,
+			Repository: garRepo, Tag: "1.2.0", Digest: digestGAR, Action: events.ActionPush, Time: ts(t, "2026-01-15T10:20:31.456Z")}}},
+		"gar-insert-untagged.json": {events: []events.Event{{ID: "2070443601311541", Format: events.FormatGAR, Registry: garHost,
+			Repository: garRepo, Digest: digestGAR, Action: events.ActionPush, Time: ts(t, "2026-01-15T10:20:31.789Z")}}},
+		"gar-delete.json": {events: []events.Event{{ID: "2070443601311542", Format: events.FormatGAR, Registry: garHost,
+			Repository: garRepo, Tag: "1.2.0", Digest: digestGAR, Action: events.ActionDelete, Time: ts(t, "2026-01-15T10:25:02.001Z")}}},
 	}
 	files, err := filepath.Glob("testdata/*")
 	if err != nil {
@@ -216,6 +227,17 @@ func TestParseVendorRejects(t *testing.T) {
 		{name: "eventgrid cloudevent batch not an array", parse: ParseEventGrid, ctype: CloudEventsBatchMediaType, body: `{}`, wantErr: ErrMalformed},
 		{name: "eventgrid cloudevent base64 data", parse: ParseEventGrid, ctype: CloudEventsMediaType, body: `{"specversion":"1.0","id":"1","source":"s","type":"` + EventGridImagePushed +
 			`","data_base64":"` + base64.StdEncoding.EncodeToString([]byte(`{"target":{"mediaType":"`+ociManifest+`","repository":"a/b","tag":"1.0.0"}}`)) + `"}`, events: 1},
+		{name: "gar not JSON", parse: ParseGAR, ctype: "application/json", body: `{`, wantErr: ErrMalformed},
+		{name: "gar unwrapped payload", parse: ParseGAR, ctype: "application/json", body: `{"action":"INSERT","tag":"h.io/a/b:1"}`, wantErr: ErrMalformed},
+		{name: "gar no message id", parse: ParseGAR, ctype: "application/json", body: garBody("", `{"action":"INSERT","tag":"h.io/a/b:1.0.0"}`), wantErr: ErrMalformed},
+		{name: "gar data not base64", parse: ParseGAR, ctype: "application/json", body: `{"message":{"messageId":"1","data":"%%%"}}`, wantErr: ErrMalformed},
+		{name: "gar data not JSON", parse: ParseGAR, ctype: "application/json", body: garBody("1", `nope`), wantErr: ErrMalformed},
+		{name: "gar no action", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"tag":"h.io/a/b:1.0.0"}`), wantErr: ErrMalformed},
+		{name: "gar tag and digest disagree", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"action":"INSERT","tag":"h.io/a/b:1.0.0","digest":"h.io/a/c@sha256:abc"}`), wantErr: ErrMalformed},
+		{name: "gar invalid repository", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"action":"INSERT","tag":"h.io/A/B:1.0.0"}`), wantErr: ErrMalformed},
+		{name: "gar unknown action", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"action":"UPDATE","tag":"h.io/a/b:1.0.0"}`), ignored: `action "UPDATE" not indexed`},
+		{name: "gar nothing named", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"action":"DELETE"}`), ignored: "image event without tag or digest"},
+		{name: "gar gcr.io tag", parse: ParseGAR, ctype: "application/json", body: garBody("1", `{"action":"INSERT","tag":"gcr.io/acme/nginx:1.0.0"}`), events: 1},
 		{name: "dockerhub no pushed_at", parse: ParseDockerHub, ctype: "application/json", body: `{"push_data":{"tag":"1.0.0"},"repository":{"repo_name":"a/b"}}`, events: 1},
 	}
 	for _, tt := range tests {
@@ -244,6 +266,11 @@ func TestParseVendorRejects(t *testing.T) {
 			checkParsed(t, res, nil, eventsFormat(res))
 		})
 	}
+}
+
+// garBody is a Pub/Sub push delivery of data.
+func garBody(id, data string) string {
+	return `{"message":{"messageId":"` + id + `","data":"` + base64.StdEncoding.EncodeToString([]byte(data)) + `"}}`
 }
 
 // Two pushes of the same tag are two events; the same body delivered twice is one.

@@ -163,3 +163,5 @@ func FuzzParseACR(f *testing.F) { fuzzJSONParser(f, "acr-*", events.FormatACR, P
 func FuzzParseEventGrid(f *testing.F) {
 	fuzzJSONParser(f, "eventgrid-*", events.FormatEventGrid, ParseEventGrid)
 }
+
+func FuzzParseGAR(f *testing.F) { fuzzJSONParser(f, "gar-*", events.FormatGAR, ParseGAR) }

@@ -112,6 +112,7 @@ func Register(r Router, cfg Config) error {
 	r.POST(ACRPath, h.serve(events.FormatACR, ParseACR))
 	r.POST(EventGridPath, h.serve(events.FormatEventGrid, ParseEventGrid))
 	r.OPTIONS(EventGridPath, h.allowDelivery(events.FormatEventGrid))
+	r.POST(GARPath, h.serve(events.FormatGAR, ParseGAR))
 	return nil
 }
 
