@@ -41,8 +41,13 @@ const (
 type Event struct {
 	// ID is the source's event id, unique per source; it becomes the JetStream message id so a
 	// re-delivered notification is stored once.
-	ID         string    `json:"id"`
-	Format     string    `json:"format"`
+	ID     string `json:"id"`
+	Format string `json:"format"`
+	// Registry is the host the payload names, where it names one (distribution's request.host,
+	// Quay's docker_url host, Google's image host, "docker.io" for Docker Hub). It is for logs
+	// only: the indexer maps events by Repository alone, because a host such as
+	// distribution's is what the pushing client typed, not necessarily our -oci-registry
+	// (docs/registry-events.md, "Mapping onto the configured registry").
 	Registry   string    `json:"registry,omitempty"`
 	Repository string    `json:"repository"`
 	Tag        string    `json:"tag,omitempty"`

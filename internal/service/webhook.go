@@ -23,7 +23,8 @@ import (
 
 // WebhookOptions configures the webhook receiver role, standalone and all-in-one alike.
 type WebhookOptions struct {
-	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	// Token, when set, must arrive as "Authorization: Bearer <token>" or as the query parameter
+	// webhook.TokenParameter.
 	Token string
 	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -45,7 +46,7 @@ const DefaultPublishTimeout = 5 * time.Second
 // RegisterFlags defines the webhook flags on fs, writing into o. Both binaries that serve the
 // webhooks call it, so their flags and defaults cannot drift apart.
 func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.StringVar(&o.Token, "webhook-token", "", "token registries must send, as Authorization: Bearer <token> or ?token=<token>; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
 	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "how long to wait for JetStream to acknowledge an event")

@@ -14,7 +14,7 @@ import (
 
 // The token may come as ?token= on every route, for registries that cannot send a header; it is
 // taken out of the request before anything could log it.
-func TestQueryToken(t *testing.T) {
+func TestWebhookQueryToken(t *testing.T) {
 	r := newHandlerRig(t)
 	// What an access log middleware would see once the handler returned.
 	var mu sync.Mutex
@@ -90,7 +90,7 @@ func TestQueryToken(t *testing.T) {
 
 // Event Grid's two handshakes: the validation event of the Event Grid schema is answered with its
 // code, the OPTIONS request of the CloudEvents schema with the origin it asked for.
-func TestEventGridHandshakes(t *testing.T) {
+func TestWebhookEventGridHandshakes(t *testing.T) {
 	r := newHandlerRig(t)
 	q := "?token=" + url.QueryEscape(testToken)
 	vh, vbody := zotRequest(t, "eventgrid-validation.http")

@@ -57,9 +57,9 @@ func loadFixture(t testing.TB, path string) (http.Header, []byte) {
 	return jsonHeader.Clone(), body
 }
 
-// TestParseVendorFixtures runs every vendor fixture through its parser and checks the exact
+// TestParseFormatFixtures runs every vendor fixture through its parser and checks the exact
 // result; the ids derived from a body are checked for shape, as they are digests.
-func TestParseVendorFixtures(t *testing.T) {
+func TestParseFormatFixtures(t *testing.T) {
 	type want struct {
 		events  []events.Event
 		ignored []string // reasons
@@ -176,9 +176,9 @@ func eventsFormat(r Result) string {
 	return r.Events[0].Format
 }
 
-// TestParseVendorRejects feeds each vendor parser bodies it must refuse, and bodies it must
+// TestParseFormatRejects feeds each vendor parser bodies it must refuse, and bodies it must
 // ignore rather than refuse.
-func TestParseVendorRejects(t *testing.T) {
+func TestParseFormatRejects(t *testing.T) {
 	tests := []struct {
 		name    string
 		parse   func(http.Header, []byte) (Result, error)
@@ -274,7 +274,7 @@ func garBody(id, data string) string {
 }
 
 // Two pushes of the same tag are two events; the same body delivered twice is one.
-func TestBodyDerivedIDs(t *testing.T) {
+func TestFormatBodyDerivedIDs(t *testing.T) {
 	push := func(at string) []byte {
 		return []byte(`{"push_data":{"tag":"1.0.0","pushed_at":` + at + `},"repository":{"repo_name":"a/b"}}`)
 	}
@@ -293,7 +293,7 @@ func TestBodyDerivedIDs(t *testing.T) {
 	}
 }
 
-func TestParseImageRef(t *testing.T) {
+func TestFormatImageRef(t *testing.T) {
 	for in, want := range map[string]imageRef{
 		"quay.io/acme/nginx":                      {Host: "quay.io", Repository: "acme/nginx"},
 		"acme/nginx":                              {Repository: "acme/nginx"},

@@ -1,7 +1,9 @@
 // Package webhook owns the receiving end of registry notifications: one pure parser per
 // notification format (bytes and headers in, normalised events.Event out), the HTTP handlers
-// that authenticate a request (bearer token), parse it and answer only once JetStream has stored
-// what it kept, their metrics, and the decoder for Zot's NATS sink messages. It holds no server
+// that authenticate a request (bearer token, or the token as a URL query parameter for
+// registries that cannot send a header), answer senders' handshakes (Event Grid), parse it and
+// answer only once JetStream has stored what it kept, their metrics, and the decoder for Zot's
+// NATS sink messages. It holds no server
 // or process code: internal/service runs the handlers (service.StartWebhook for cmd/webhook, the
 // API's server in all-in-one mode).
 package webhook
