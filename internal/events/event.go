@@ -29,6 +29,15 @@ const (
 	FormatArtifactory  = "artifactory"
 )
 
+// Source formats of the registries that have a webhook of their own.
+const (
+	FormatQuay      = "quay"
+	FormatDockerHub = "dockerhub"
+	FormatACR       = "acr"       // Azure Container Registry's own webhooks
+	FormatEventGrid = "eventgrid" // Azure Container Registry through Event Grid
+	FormatGAR       = "gar"       // Google Artifact Registry through Pub/Sub push
+)
+
 // Event is a registry notification reduced to what the indexer needs: which repository changed.
 // The indexer treats it as a hint and re-lists the repository; the other fields serve logs,
 // metrics and debugging.
@@ -38,12 +47,13 @@ type Event struct {
 	ID     string `json:"id"`
 	Format string `json:"format"`
 	// Registry is the registry host[:port] the notification names, when it names one
-	// (distribution's request.host, the host of Harbor's resource_url, ghcr.io, ...). It is
-	// kept for logs and debugging only: the indexer maps an event onto the configured registry
-	// by Repository alone, because a webhook route is set up per registry and the hosts in
-	// payloads are aliases (the name a client pushed to, an external URL). An event from
-	// another registry can at worst make the indexer re-list a repository of the same name,
-	// which changes nothing (see docs/registry-events.md, "Mapping").
+	// (distribution's request.host, the host of Harbor's resource_url, ghcr.io, Quay's docker_url
+	// host, Google's image host, "docker.io" for Docker Hub). It is kept for logs and debugging
+	// only: the indexer maps an event onto the configured registry by Repository alone, because
+	// a webhook route is set up per registry and the hosts in payloads are aliases (the name a
+	// client pushed to, an external URL). An event from another registry can at worst make the
+	// indexer re-list a repository of the same name, which changes nothing (see
+	// docs/registry-events.md, "Mapping").
 	Registry string `json:"registry,omitempty"`
 	// Repository is the repository's path on its registry, without the host.
 	Repository string    `json:"repository"`

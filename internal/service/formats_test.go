@@ -3,10 +3,13 @@ package service
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +27,7 @@ type pushed struct {
 	tag        string
 	digest     string
 	repository string // base + "/" + name
+	at         time.Time
 }
 
 // notification is one vendor-format request about a push.
@@ -109,6 +113,48 @@ var webhookFormats = []struct {
 		})
 		return notification{webhook.ArtifactoryPath, http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + testToken}}, body}
 	}},
+	{"quay", func(t *testing.T, p pushed) notification {
+		body := mustJSON(t, map[string]any{"repository": p.repository, "docker_url": p.host + "/" + p.repository,
+			"namespace": p.base, "updated_tags": []string{p.tag}})
+		return notification{webhook.QuayPath + queryToken, http.Header{"Content-Type": {"application/json"}}, body}
+	}},
+	{"dockerhub", func(t *testing.T, p pushed) notification {
+		body := mustJSON(t, map[string]any{"push_data": map[string]any{"pushed_at": p.at.Unix(), "pusher": "ci", "tag": p.tag},
+			"repository": map[string]any{"repo_name": p.repository}})
+		return notification{webhook.DockerHubPath + queryToken, http.Header{"Content-Type": {"application/json"}}, body}
+	}},
+	{"acr", func(t *testing.T, p pushed) notification {
+		return notification{webhook.ACRPath, http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + testToken}},
+			mustJSON(t, acrEvent(p))}
+	}},
+	{"eventgrid", func(t *testing.T, p pushed) notification {
+		body := mustJSON(t, []any{map[string]any{"id": "eg-" + p.name, "topic": "/subscriptions/x/registries/acme", "subject": p.repository + ":" + p.tag,
+			"eventType": webhook.EventGridImagePushed, "eventTime": p.at.Format(time.RFC3339Nano), "data": acrEvent(p),
+			"dataVersion": "1.0", "metadataVersion": "1"}})
+		return notification{webhook.EventGridPath + queryToken, http.Header{"Content-Type": {"application/json"}}, body}
+	}},
+	{"eventgrid-cloudevents", func(t *testing.T, p pushed) notification {
+		body := mustJSON(t, map[string]any{"specversion": "1.0", "id": "ce-" + p.name, "source": "/subscriptions/x/registries/acme",
+			"type": webhook.EventGridImagePushed, "time": p.at.Format(time.RFC3339Nano), "data": acrEvent(p)})
+		return notification{webhook.EventGridPath + queryToken, http.Header{"Content-Type": {webhook.CloudEventsMediaType + "; charset=utf-8"}}, body}
+	}},
+	{"gar", func(t *testing.T, p pushed) notification {
+		ref := p.host + "/" + p.repository
+		data := mustJSON(t, map[string]string{"action": "INSERT", "digest": ref + "@" + p.digest, "tag": ref + ":" + p.tag})
+		body := mustJSON(t, map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data),
+			"messageId": "m-" + p.name, "publishTime": p.at.Format(time.RFC3339Nano)}, "subscription": "projects/acme/subscriptions/epr"})
+		return notification{webhook.GARPath + queryToken, http.Header{"Content-Type": {"application/json"}}, body}
+	}},
+}
+
+// queryToken is the token as the registries that cannot send a header pass it.
+var queryToken = "?" + webhook.TokenParameter + "=" + url.QueryEscape(testToken)
+
+// acrEvent is an ACR event for a push, as its webhooks send it and Event Grid carries it.
+func acrEvent(p pushed) map[string]any {
+	return map[string]any{"id": "acr-" + p.name, "timestamp": p.at.Format(time.RFC3339Nano), "action": "push",
+		"target":  map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": p.digest, "repository": p.repository, "tag": p.tag},
+		"request": map[string]any{"host": p.host, "method": "PUT"}}
 }
 
 // TestWebhookFormatsEndToEnd pushes a package per format to a registry that notifies nobody,
@@ -122,7 +168,7 @@ func TestWebhookFormatsEndToEnd(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			spec := packagetest.Integration()
 			spec.Name = fmt.Sprintf("format_%d", i)
-			p := pushed{host: s.reg.Host(), base: "packages", name: spec.Name, tag: spec.Version, repository: "packages/" + spec.Name}
+			p := pushed{host: s.reg.Host(), base: "packages", name: spec.Name, tag: spec.Version, repository: "packages/" + spec.Name, at: time.Now().UTC()}
 			start := time.Now()
 			desc, err := s.client.PushPackage(s.ctx, p.repository, p.tag, packagetest.Build(spec), nil, nil)
 			if err != nil {
@@ -137,7 +183,8 @@ func TestWebhookFormatsEndToEnd(t *testing.T) {
 			unsigned := n.header.Clone()
 			unsigned.Del("Authorization")
 			unsigned.Del("X-Hub-Signature-256")
-			if code, body := httpDo(t, http.MethodPost, s.base+n.path, unsigned, n.body); code != http.StatusUnauthorized {
+			path, _, _ := strings.Cut(n.path, "?")
+			if code, body := httpDo(t, http.MethodPost, s.base+path, unsigned, n.body); code != http.StatusUnauthorized {
 				t.Fatalf("unauthenticated notification: %d %s", code, body)
 			}
 			if code, body := httpDo(t, http.MethodPost, s.base+n.path, n.header, n.body); code != http.StatusOK || body != "ok" {
@@ -149,5 +196,23 @@ func TestWebhookFormatsEndToEnd(t *testing.T) {
 			})
 			t.Logf("%s: push start → visible in /search: %v", f.name, time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// Event Grid's CloudEvents delivery handshake is answered on the all-in-one server too.
+func TestEventGridHandshakeOnTheAPIServer(t *testing.T) {
+	s := startStackWith(t, stackOptions{hooks: WebhookOptions{Token: testToken}, noNotifications: true})
+	req, err := http.NewRequest(http.MethodOptions, s.base+webhook.EventGridPath+queryToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("WebHook-Request-Origin", "eventgrid.azure.net")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("WebHook-Allowed-Origin") != "eventgrid.azure.net" {
+		t.Fatalf("status %d, WebHook-Allowed-Origin %q", resp.StatusCode, resp.Header.Get("WebHook-Allowed-Origin"))
 	}
 }

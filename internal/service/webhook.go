@@ -23,7 +23,8 @@ import (
 
 // WebhookOptions configures the webhook receiver role, standalone and all-in-one alike.
 type WebhookOptions struct {
-	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	// Token, when set, must arrive as "Authorization: Bearer <token>" or as the query parameter
+	// webhook.TokenParameter.
 	Token string
 	// GitHubSecret, when set, is the secret of the GitHub webhook: the GitHub route checks the
 	// deliveries' signature with it instead of Token.
@@ -48,7 +49,7 @@ const DefaultPublishTimeout = 5 * time.Second
 // RegisterFlags defines the webhook flags on fs, writing into o. Both binaries that serve the
 // webhooks call it, so their flags and defaults cannot drift apart.
 func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Token, "webhook-token", "", "bearer token registries must send; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.StringVar(&o.Token, "webhook-token", "", "token registries must send, as Authorization: Bearer <token> or ?token=<token>; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
 	fs.StringVar(&o.GitHubSecret, "webhook-github-secret", "", "secret of the GitHub webhook; /webhooks/github then requires its X-Hub-Signature-256 instead of the token (prefer the env var EPR_WEBHOOK_GITHUB_SECRET)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
 	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")

@@ -47,7 +47,7 @@ func ParseArtifactory(header http.Header, body []byte) (Result, error) {
 	if err := json.Unmarshal(body, &ab); err != nil {
 		return Result{}, malformed("invalid JSON: %v", err)
 	}
-	id := bodyID(events.FormatArtifactory, body)
+	id := bodyID(events.FormatArtifactory, body, "")
 	var res Result
 	var action events.Action
 	switch {

@@ -180,3 +180,38 @@ func FuzzParseArtifactory(f *testing.F) {
 		checkParsed(t, res, err, events.FormatArtifactory)
 	})
 }
+
+// fuzzJSONParser fuzzes a vendor parser over its fixtures (bodies sent as application/json or
+// .http requests) under content types it may see.
+func fuzzJSONParser(f *testing.F, pattern, format string, parse func(http.Header, []byte) (Result, error)) {
+	for _, path := range seedFiles(f, pattern) {
+		h, body := loadFixture(f, path)
+		f.Add(h.Get("Content-Type"), h.Get("Aeg-Event-Type"), body)
+	}
+	f.Add("application/json; charset=utf-8", "", []byte(`{}`))
+	f.Fuzz(func(t *testing.T, contentType, eventType string, body []byte) {
+		h := http.Header{}
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		if eventType != "" {
+			h.Set("Aeg-Event-Type", eventType)
+		}
+		res, err := parse(h, body)
+		checkParsed(t, res, err, format)
+	})
+}
+
+func FuzzParseQuay(f *testing.F) { fuzzJSONParser(f, "quay-*", events.FormatQuay, ParseQuay) }
+
+func FuzzParseDockerHub(f *testing.F) {
+	fuzzJSONParser(f, "dockerhub-*", events.FormatDockerHub, ParseDockerHub)
+}
+
+func FuzzParseACR(f *testing.F) { fuzzJSONParser(f, "acr-*", events.FormatACR, ParseACR) }
+
+func FuzzParseEventGrid(f *testing.F) {
+	fuzzJSONParser(f, "eventgrid-*", events.FormatEventGrid, ParseEventGrid)
+}
+
+func FuzzParseGAR(f *testing.F) { fuzzJSONParser(f, "gar-*", events.FormatGAR, ParseGAR) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,6 +34,16 @@ const (
 	ArtifactoryPath  = "/webhooks/artifactory"
 )
 
+// Paths of the vendor webhook endpoints. Those whose sender cannot set a header take the token
+// as the query parameter TokenParameter.
+const (
+	QuayPath      = "/webhooks/quay"
+	DockerHubPath = "/webhooks/dockerhub"
+	ACRPath       = "/webhooks/acr"
+	EventGridPath = "/webhooks/eventgrid"
+	GARPath       = "/webhooks/gar"
+)
+
 // Publisher stores events durably; *events.Publisher is the real one. Publish returns nil only
 // once every event is acknowledged.
 type Publisher interface {
@@ -44,7 +55,9 @@ var _ Publisher = (*events.Publisher)(nil)
 // Config configures the webhook handlers.
 type Config struct {
 	Publisher Publisher
-	// Token, when set, must arrive as "Authorization: Bearer <token>".
+	// Token, when set, must arrive as "Authorization: Bearer <token>" or, for registries that
+	// cannot send a header (Docker Hub, Quay, Pub/Sub push), as the URL query parameter
+	// TokenParameter.
 	Token string
 	// GitHubSecret, when set, is the secret GitHub signs deliveries with (X-Hub-Signature-256);
 	// the GitHub route then checks that signature instead of Token, since GitHub cannot send
@@ -62,12 +75,18 @@ type Config struct {
 	Metrics *Metrics
 }
 
+// TokenParameter is the URL query parameter that may carry the webhook token instead of the
+// Authorization header, on every route.
+const TokenParameter = "token"
+
 // Router is where the handlers are registered: *echo.Echo and *echo.Group both are one.
 type Router interface {
 	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	OPTIONS(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
 }
 
-// Register adds a POST route per notification format to r.
+// Register adds the webhook routes to r: POST on every path above, and OPTIONS on
+// EventGridPath for the CloudEvents delivery handshake.
 func Register(r Router, cfg Config) error {
 	if cfg.Publisher == nil {
 		return errors.New("webhook: a publisher is required")
@@ -90,7 +109,6 @@ func Register(r Router, cfg Config) error {
 	}
 	if cfg.Token != "" {
 		h.auth = true
-		// Comparing digests keeps the comparison constant-time in the token's length too.
 		h.tokenSum = sha256.Sum256([]byte(cfg.Token))
 	}
 	// GitLab's registry sends its notification secret as the bare Authorization value.
@@ -104,6 +122,12 @@ func Register(r Router, cfg Config) error {
 	}
 	r.POST(GitHubPath, h.serve(events.FormatGitHub, ParseGitHub, githubAuth))
 	r.POST(ArtifactoryPath, h.serve(events.FormatArtifactory, ParseArtifactory, routeAuth{}))
+	r.POST(QuayPath, h.serve(events.FormatQuay, ParseQuay, routeAuth{}))
+	r.POST(DockerHubPath, h.serve(events.FormatDockerHub, ParseDockerHub, routeAuth{}))
+	r.POST(ACRPath, h.serve(events.FormatACR, ParseACR, routeAuth{}))
+	r.POST(EventGridPath, h.serve(events.FormatEventGrid, ParseEventGrid, routeAuth{}))
+	r.OPTIONS(EventGridPath, h.allowDelivery(events.FormatEventGrid))
+	r.POST(GARPath, h.serve(events.FormatGAR, ParseGAR, routeAuth{}))
 	return nil
 }
 
@@ -129,19 +153,53 @@ type handler struct {
 	metrics  *Metrics
 }
 
-func (h *handler) authorized(header string, bareToken bool) bool {
+// authorized checks the bearer token, or else the token query parameter. Either way the query
+// parameter is taken out of the request first, so that nothing after this (handlers, error
+// messages, an access log middleware reading the URL when the handler returns) can see it.
+func (h *handler) authorized(req *http.Request, bareToken bool) bool {
+	queryToken, hadQuery := takeQueryToken(req)
 	if !h.auth {
 		return true
 	}
-	scheme, cred, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		if !bareToken {
-			return false
-		}
-		cred = header
+	// Either one is enough: a sender may bring a bearer token of its own (Event Grid's Entra ID
+	// token) next to ours in the query.
+	header := req.Header.Get("Authorization")
+	if bareToken && header != "" && h.matches(header) {
+		return true // GitLab's bare secret
 	}
-	sum := sha256.Sum256([]byte(strings.TrimLeft(cred, " ")))
+	if scheme, cred, ok := strings.Cut(header, " "); ok && strings.EqualFold(scheme, "Bearer") &&
+		h.matches(strings.TrimLeft(cred, " ")) {
+		return true
+	}
+	return hadQuery && h.matches(queryToken)
+}
+
+// matches compares digests, which keeps the comparison constant-time in the token's length too.
+func (h *handler) matches(token string) bool {
+	sum := sha256.Sum256([]byte(token))
 	return subtle.ConstantTimeCompare(sum[:], h.tokenSum[:]) == 1
+}
+
+// takeQueryToken removes TokenParameter from the request's URL and RequestURI and returns its
+// first value. A query that does not parse keeps no token either: it is dropped whole, as it
+// might hold one.
+func takeQueryToken(req *http.Request) (string, bool) {
+	if req.URL.RawQuery == "" {
+		return "", false
+	}
+	values, err := url.ParseQuery(req.URL.RawQuery)
+	token, had := "", false
+	if err == nil {
+		if vs, ok := values[TokenParameter]; ok && len(vs) > 0 {
+			token, had = vs[0], true
+		}
+		values.Del(TokenParameter)
+		req.URL.RawQuery = values.Encode()
+	} else {
+		req.URL.RawQuery = ""
+	}
+	req.RequestURI = req.URL.RequestURI()
+	return token, had
 }
 
 // serve answers 2xx only when nothing needs storing or JetStream stored all of it, so that the
@@ -162,8 +220,10 @@ func (h *handler) serve(format string, parse parser, auth routeAuth) echo.Handle
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="webhook"`)
 			return reply(http.StatusUnauthorized, OutcomeUnauthorized, "unauthorized")
 		}
-		if auth.signed == nil && !h.authorized(req.Header.Get("Authorization"), auth.bareToken) {
-			return unauthorized("missing or wrong bearer token")
+		if auth.signed != nil {
+			takeQueryToken(req) // not used here, but never to be seen further on
+		} else if !h.authorized(req, auth.bareToken) {
+			return unauthorized("missing or wrong token")
 		}
 
 		tooLarge := func() error {
@@ -200,6 +260,11 @@ func (h *handler) serve(format string, parse parser, auth routeAuth) echo.Handle
 		}
 		h.metrics.event(format, ResultIgnored, len(res.Ignored))
 		if len(res.Events) == 0 {
+			if res.Reply != nil {
+				log.Info("webhook handshake answered")
+				h.metrics.request(format, OutcomeHandshake)
+				return c.JSON(http.StatusOK, res.Reply)
+			}
 			return reply(http.StatusOK, OutcomeIgnored, "ignored")
 		}
 

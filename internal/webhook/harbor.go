@@ -67,7 +67,7 @@ func ParseHarbor(header http.Header, body []byte) (Result, error) {
 	}
 	var res Result
 	cloud := hb.SpecVersion != ""
-	id := bodyID(events.FormatHarbor, body)
+	id := bodyID(events.FormatHarbor, body, "")
 	if cloud {
 		id = hb.eventID()
 	}

@@ -10,6 +10,7 @@ import (
 const (
 	OutcomePublished    = "published"    // every kept event acknowledged by JetStream: 200
 	OutcomeIgnored      = "ignored"      // nothing worth keeping: 200
+	OutcomeHandshake    = "handshake"    // a sender's validation request, answered as it asks: 200
 	OutcomeUnauthorized = "unauthorized" // 401
 	OutcomeTooLarge     = "too_large"    // 413
 	OutcomeBadRequest   = "bad_request"  // malformed body or unsupported content type: 400
@@ -52,8 +53,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	// Create every series up front so that rates work from the first scrape.
-	for _, f := range []string{events.FormatDistribution, events.FormatZot} {
-		for _, o := range []string{OutcomePublished, OutcomeIgnored, OutcomeUnauthorized, OutcomeTooLarge, OutcomeBadRequest, OutcomeUnavailable} {
+	for _, f := range []string{events.FormatDistribution, events.FormatZot, events.FormatQuay, events.FormatDockerHub,
+		events.FormatACR, events.FormatEventGrid, events.FormatGAR} {
+		for _, o := range []string{OutcomePublished, OutcomeIgnored, OutcomeHandshake, OutcomeUnauthorized, OutcomeTooLarge, OutcomeBadRequest, OutcomeUnavailable} {
 			m.requests.WithLabelValues(f, o)
 		}
 		for _, r := range []string{ResultPublished, ResultIgnored, ResultRejected, ResultFailed} {

@@ -1,8 +1,9 @@
 // Package webhook owns the receiving end of registry notifications: one pure parser per
 // notification format (bytes and headers in, normalised events.Event out), the HTTP handlers
-// that authenticate a request (bearer token, or what a route's sender can send instead: GitLab's
-// bare token, GitHub's body signature), parse it and answer only once JetStream has stored
-// what it kept, their metrics, and the decoder for Zot's NATS sink messages. It holds no server
+// that authenticate a request (bearer token; the token as a URL query parameter for registries
+// that cannot send a header; GitLab's bare token; GitHub's body signature), answer senders'
+// handshakes (Event Grid), parse it and answer only once JetStream has stored what it kept,
+// their metrics, and the decoder for Zot's NATS sink messages. It holds no server
 // or process code: internal/service runs the handlers (service.StartWebhook for cmd/webhook, the
 // API's server in all-in-one mode).
 package webhook
@@ -34,6 +35,10 @@ type Result struct {
 	Events []events.Event
 	// Ignored lists the notifications dropped on purpose (pulls, blob pushes, ...).
 	Ignored []Ignored
+	// Reply, when set on a Result without events, is answered as the JSON body of a 200
+	// instead of "ignored": the answer a sender's handshake expects (Event Grid's
+	// subscription validation).
+	Reply any
 }
 
 // Ignored is one notification a parser dropped on purpose.

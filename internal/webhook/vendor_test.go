@@ -158,7 +158,7 @@ func TestFormatFixtures(t *testing.T) {
 					if id != want {
 						t.Errorf("id %q, want %q", id, want)
 					}
-				} else if !strings.HasPrefix(id, res.Events[i].Format+":") {
+				} else if !strings.HasPrefix(id, res.Events[i].Format+"/") {
 					t.Errorf("body-hash id %q lacks the format prefix", id)
 				}
 				if other, dup := seenIDs[id]; dup {
@@ -407,7 +407,7 @@ func TestFormatArtifactory(t *testing.T) {
 			}
 			res, err := ParseArtifactory(h, []byte(tt.body))
 			for i := range res.Events {
-				if !strings.HasPrefix(res.Events[i].ID, "artifactory:") {
+				if !strings.HasPrefix(res.Events[i].ID, "artifactory/") {
 					t.Errorf("id %q", res.Events[i].ID)
 				}
 				res.Events[i].ID = ""
