@@ -43,7 +43,7 @@ func benchServer(b *testing.B, cfg Config) *Server {
 	return s
 }
 
-func benchServe(b *testing.B, s *Server, targets []string) {
+func benchServe(b *testing.B, s http.Handler, targets []string) {
 	b.Helper()
 	reqs := make([]*http.Request, len(targets))
 	for i, t := range targets {

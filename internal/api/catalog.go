@@ -17,9 +17,8 @@ type Catalog struct {
 
 	mu    sync.Mutex // serialises writers
 	real  map[string]map[string]*facts
-	group map[string]*group // groups of real, reused while unchanged
-	names []string          // sorted keys of group
-	mocks *mockSet          // nil when the mock fallback is off
+	group *groupMap // groups of real, reused while unchanged
+	mocks *groupMap // nil when the mock fallback is off
 	gen   uint64
 
 	cur atomic.Pointer[Snapshot]
@@ -34,7 +33,7 @@ func NewCatalog(log *slog.Logger, mocks []*index.Record) (*Catalog, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{log: log, real: map[string]map[string]*facts{}, group: map[string]*group{}}
+	c := &Catalog{log: log, real: map[string]map[string]*facts{}, group: newGroupMap(nil)}
 	if len(mocks) > 0 {
 		byName := map[string]map[string]*facts{}
 		for _, r := range mocks {
@@ -52,10 +51,7 @@ func NewCatalog(log *slog.Logger, mocks []*index.Record) (*Catalog, error) {
 		for name, vs := range byName {
 			groups[name] = buildGroup(name, vs, nil)
 		}
-		c.mocks = &mockSet{groups: groups, names: sortedKeys(groups)}
-		for _, g := range groups {
-			c.mocks.count += len(g.versions)
-		}
+		c.mocks = newGroupMap(groups)
 	}
 	c.mu.Lock()
 	c.publishLocked()
@@ -80,11 +76,11 @@ func (c *Catalog) Load(records []*index.Record) int {
 			skipped++
 		}
 	}
-	c.group = map[string]*group{}
+	groups := make(map[string]*group, len(c.real))
 	for name, vs := range c.real {
-		c.group[name] = buildGroup(name, vs, nil)
+		groups[name] = buildGroup(name, vs, nil)
 	}
-	c.names = sortedKeys(c.group)
+	c.group = newGroupMap(groups)
 	c.publishLocked()
 	return skipped
 }
@@ -120,26 +116,15 @@ func (c *Catalog) Apply(changes []index.Change) {
 	if len(touched) == 0 {
 		return
 	}
-	namesChanged := false
-	next := make(map[string]*group, len(c.group)+len(touched))
-	for name, g := range c.group {
-		next[name] = g
-	}
+	next := make(map[string]*group, len(touched))
 	for name := range touched {
-		vs := c.real[name]
-		_, had := next[name]
-		if len(vs) == 0 {
-			delete(next, name)
-			namesChanged = namesChanged || had
-			continue
+		if vs := c.real[name]; len(vs) > 0 {
+			next[name] = buildGroup(name, vs, c.group.get(name))
+		} else {
+			next[name] = nil
 		}
-		next[name] = buildGroup(name, vs, c.group[name])
-		namesChanged = namesChanged || !had
 	}
-	c.group = next
-	if namesChanged {
-		c.names = sortedKeys(next)
-	}
+	c.group = c.group.with(next)
 	c.publishLocked()
 }
 
@@ -148,8 +133,7 @@ func (c *Catalog) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.real = map[string]map[string]*facts{}
-	c.group = map[string]*group{}
-	c.names = nil
+	c.group = newGroupMap(nil)
 	c.publishLocked()
 }
 
@@ -171,13 +155,10 @@ func (c *Catalog) putLocked(r *index.Record) bool {
 func (c *Catalog) publishLocked() {
 	c.gen++
 	var next *Snapshot
-	if len(c.group) == 0 && c.mocks != nil {
-		next = &Snapshot{mock: true, groups: c.mocks.groups, names: c.mocks.names, count: c.mocks.count}
+	if c.group.len() == 0 && c.mocks != nil {
+		next = &Snapshot{mock: true, groups: c.mocks}
 	} else {
-		next = &Snapshot{groups: c.group, names: c.names}
-		for _, g := range c.group {
-			next.count += len(g.versions)
-		}
+		next = &Snapshot{groups: c.group}
 	}
 	next.gen = c.gen
 	prev := c.cur.Load()
@@ -185,11 +166,4 @@ func (c *Catalog) publishLocked() {
 	if c.onPublish != nil {
 		c.onPublish(prev, next)
 	}
-}
-
-// mockSet is the built-in fallback, built once.
-type mockSet struct {
-	groups map[string]*group
-	names  []string
-	count  int
 }

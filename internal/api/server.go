@@ -174,14 +174,14 @@ func (s *Server) published(prev, next *Snapshot) {
 		s.metrics.indexed.Set(0)
 		s.metrics.mockMode.Set(1)
 	} else {
-		s.metrics.indexed.Set(float64(next.count))
+		s.metrics.indexed.Set(float64(next.Len()))
 		s.metrics.mockMode.Set(0)
 	}
 	switch {
 	case next.mock && (prev == nil || !prev.mock):
 		s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
-			"mock_packages", next.count)
+			"mock_packages", next.Len())
 	case !next.mock && prev != nil && prev.mock:
-		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.count)
+		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.Len())
 	}
 }

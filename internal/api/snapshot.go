@@ -16,9 +16,7 @@ import (
 type Snapshot struct {
 	gen    uint64
 	mock   bool
-	names  []string // sorted, byte order
-	groups map[string]*group
-	count  int
+	groups *groupMap
 	cache  responseCache
 }
 
@@ -29,12 +27,12 @@ func (s *Snapshot) Generation() uint64 { return s.gen }
 func (s *Snapshot) Mock() bool { return s.mock }
 
 // Len is the number of package versions served.
-func (s *Snapshot) Len() int { return s.count }
+func (s *Snapshot) Len() int { return s.groups.versions }
 
 // Lookup finds a version by its exact name and version, ignoring every
 // filter, as /package, /epr and file routes do.
 func (s *Snapshot) Lookup(name, version string) (*Entry, bool) {
-	g := s.groups[name]
+	g := s.groups.get(name)
 	if g == nil {
 		return nil, false
 	}
@@ -174,13 +172,4 @@ func buildGroup(name string, vs map[string]*facts, old *group) *group {
 		g.byVersion[f.doc.Version] = e
 	}
 	return g
-}
-
-func sortedKeys(m map[string]*group) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
