@@ -164,6 +164,22 @@ func BenchmarkScale(b *testing.B) {
 					}
 				}
 			})
+			// 32 clients asking for /search?all=true right after a change: one render serves them.
+			b.Run("apply-one-then-32-concurrent-search-all", func(b *testing.B) {
+				req := httptest.NewRequest(http.MethodGet, "/search?all=true", nil)
+				for i := 0; b.Loop(); i++ {
+					changed.IndexedAt = fixedIndexedAt.Add(time.Duration(i) * time.Second)
+					s.Apply([]index.Change{{Key: changed.Key(), Record: &changed}})
+					var wg sync.WaitGroup
+					for range 32 {
+						wg.Go(func() {
+							w := httptest.NewRecorder()
+							s.ServeHTTP(w, req)
+						})
+					}
+					wg.Wait()
+				}
+			})
 			b.Run("cold-start-from-bbolt", func(b *testing.B) { benchColdStart(b, s.recs) })
 		})
 	}
