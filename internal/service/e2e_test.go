@@ -33,6 +33,29 @@ const testToken = "e2e-secret-token"
 type forwarder struct {
 	h               atomic.Pointer[http.Handler]
 	webhookFailures atomic.Int64
+	// webhookArrivals, when set, records when each notification arrived.
+	webhookArrivals atomic.Pointer[arrivals]
+}
+
+// arrivals are the times notifications arrived.
+type arrivals struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (a *arrivals) add(t time.Time) { a.mu.Lock(); a.times = append(a.times, t); a.mu.Unlock() }
+
+// lastBefore is the latest arrival not after t.
+func (a *arrivals) lastBefore(t time.Time) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var last time.Time
+	for _, at := range a.times {
+		if !at.After(t) && at.After(last) {
+			last = at
+		}
+	}
+	return last
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +65,9 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		if a := f.webhookArrivals.Load(); a != nil {
+			a.add(time.Now())
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		(*h).ServeHTTP(sw, r)
 		if sw.status >= 500 {
@@ -77,6 +103,7 @@ type stack struct {
 	blobGets *sync.Map
 	// webhookFailures counts the notifications answered with a 5xx.
 	webhookFailures *atomic.Int64
+	fwd             *forwarder
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -173,7 +200,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets,
-		webhookFailures: &fwd.webhookFailures}
+		webhookFailures: &fwd.webhookFailures, fwd: fwd}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
 	return s
 }
