@@ -19,7 +19,7 @@ import (
 )
 
 // TestPushToVisibleByStage measures push → visible, stage by stage, with EPR_SCALE_VERSIONS
-// versions already indexed (default 200; the README's figures use 1000 and 10000):
+// versions already indexed (default 100; the README's figures use 1000 and 10000):
 //
 //	EPR_SCALE_VERSIONS=10000 go test -count=1 -v -run PushToVisibleByStage -timeout 30m ./internal/service/
 //
@@ -28,7 +28,7 @@ import (
 // bucket, the replica applied it, /search serves it. Zips are small (64 KiB of dashboards) so that the in-memory registry holds
 // 10,000 versions.
 func TestPushToVisibleByStage(t *testing.T) {
-	n := 200
+	n := 100
 	if v := os.Getenv("EPR_SCALE_VERSIONS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
@@ -120,12 +120,12 @@ func TestPushToVisibleByStage(t *testing.T) {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // TestIndexerColdSync measures an indexer's first sync of a full registry: an all-in-one with an
-// empty data directory against EPR_SCALE_VERSIONS versions (default 200) in the in-process
+// empty data directory against EPR_SCALE_VERSIONS versions (default 100) in the in-process
 // registry, until its API serves them all.
 //
 //	EPR_SCALE_VERSIONS=10000 go test -count=1 -v -run IndexerColdSync -timeout 30m ./internal/service/
 func TestIndexerColdSync(t *testing.T) {
-	n := 200
+	n := 100
 	if v := os.Getenv("EPR_SCALE_VERSIONS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
