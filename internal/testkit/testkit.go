@@ -5,6 +5,7 @@ package testkit
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,4 +59,21 @@ func (b *SyncBuffer) String() string {
 // Env is a lookup function over m, standing in for os.LookupEnv in flag tests.
 func Env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// WantErr checks err against want, a substring of the error expected ("" for none): it fails
+// the test on a mismatch and reports whether an error was expected, so that a table test can
+// stop there.
+func WantErr(t testing.TB, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to mention %q", err, want)
+	}
+	return true
 }
