@@ -67,6 +67,9 @@ func HumanBytes(n int64) string {
 
 // WriteSummary prints what a run did, the failures with their reasons.
 func WriteSummary(w io.Writer, s Summary) {
+	if n := s.Count(WouldCopy); n > 0 {
+		fmt.Fprintf(w, "dry run: would copy %d\n", n)
+	}
 	fmt.Fprintf(w, "copied %d, skipped as present %d, skipped unsigned %d, failed %d; %s downloaded in %s\n",
 		s.Count(Copied), s.Count(Present), s.Count(Unsigned), s.Count(Failed), HumanBytes(s.Bytes), s.Duration.Round(1e6))
 	for _, r := range s.Results {
