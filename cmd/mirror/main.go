@@ -29,6 +29,7 @@ type options struct {
 	from          string
 	to            oci.Config
 	repository    string
+	toLayout      string
 	packages      string
 	kibanaVersion string
 	specMin       string
@@ -57,6 +58,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.StringVar(&o.to.DockerConfig, "to-docker-config", oci.DefaultDockerConfig(), "Docker config.json to take destination credentials from when -to-username is empty; empty: none")
 	fs.BoolVar(&o.to.Insecure, "to-insecure", false, "skip TLS verification and allow plain HTTP to the destination")
 	fs.StringVar(&o.repository, "to-repository", "packages", "destination base repository; versions go to <base>/<name>:<version>")
+	fs.StringVar(&o.toLayout, "to-oci-layout", "", "write into this OCI image layout directory instead of a registry (tags <name>-<version>)")
 	fs.StringVar(&o.packages, "packages", "", "comma-separated package names to copy; empty: all")
 	fs.StringVar(&o.kibanaVersion, "kibana-version", "", "only versions compatible with this Kibana version")
 	fs.StringVar(&o.specMin, "spec-min", "", "only versions whose format version is at least this")
@@ -77,8 +79,8 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if o.to.Registry == "" {
-		return options{}, errors.New("-to-registry is required")
+	if (o.to.Registry == "") == (o.toLayout == "") {
+		return options{}, errors.New("give one of -to-registry and -to-oci-layout")
 	}
 	if o.parallelism < 1 {
 		return options{}, errors.New("-parallelism must be at least 1")
@@ -95,12 +97,20 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	dest, err := oci.New(o.to)
+	var dest mirror.Destination
+	if o.toLayout != "" {
+		dest, err = mirror.Layout(o.toLayout)
+	} else {
+		var c *oci.Client
+		if c, err = oci.New(o.to); err == nil {
+			dest = mirror.Registry(c, o.repository)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	mo := mirror.Options{
-		From: o.from, To: dest, Repository: o.repository,
+		From: o.from, To: dest,
 		Selection: mirror.Selection{
 			Packages: flagenv.List(o.packages), KibanaVersion: o.kibanaVersion, SpecMin: o.specMin, SpecMax: o.specMax,
 			Prerelease: o.prerelease, AllVersions: o.allVersions, Capabilities: flagenv.List(o.capabilities),

@@ -35,6 +35,12 @@ func TestParseFlags(t *testing.T) {
 				o.kibanaVersion, o.prerelease, o.verifyKey = "8.15.0", true, "k.asc"
 			})},
 		{name: "destination required", err: "-to-registry"},
+		{name: "layout", args: []string{"-to-oci-layout", "/mnt/disk/epr"}, want: func() options {
+			o := defaults(func(o *options) { o.toLayout = "/mnt/disk/epr" })
+			o.to.Registry = ""
+			return o
+		}()},
+		{name: "two destinations", args: []string{"-to-oci-layout", "d", "-to-registry", "r"}, err: "one of"},
 		{name: "parallelism", args: []string{"-to-registry", "r", "-parallelism", "0"}, err: "-parallelism"},
 		{name: "bad env value", args: []string{"-to-registry", "r"}, env: map[string]string{"EPR_DRY_RUN": "maybe"}, err: "-dry-run"},
 		{name: "stray argument", args: []string{"-to-registry", "r", "go"}, err: "unexpected arguments"},

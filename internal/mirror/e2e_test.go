@@ -232,7 +232,7 @@ func TestMirrorEndToEnd(t *testing.T) {
 
 	reg2, c2 := startRegistry(t)
 	sel := mirror.Selection{Packages: []string{"nginx", "apache"}, AllVersions: true}
-	opts := mirror.Options{From: a.base, To: c2, Selection: sel, Parallelism: 3}
+	opts := mirror.Options{From: a.base, To: mirror.Registry(c2, ""), Selection: sel, Parallelism: 3}
 	a.fail5xx.Store(2) // the first requests fail and are retried
 	first := run(t, opts)
 	if err := first.Err(); err != nil {
@@ -278,7 +278,7 @@ func TestMirrorEndToEnd(t *testing.T) {
 		t.Errorf("unsigned version has a signature at B: %d", code)
 	}
 
-	dry := run(t, mirror.Options{From: a.base, To: c2, Selection: mirror.Selection{AllVersions: true, Prerelease: true}, DryRun: true})
+	dry := run(t, mirror.Options{From: a.base, To: mirror.Registry(c2, ""), Selection: mirror.Selection{AllVersions: true, Prerelease: true}, DryRun: true})
 	var would []string
 	for _, r := range dry.Results {
 		if r.Outcome == mirror.WouldCopy {
@@ -309,7 +309,7 @@ func TestMirrorResumesAfterInterrupt(t *testing.T) {
 	const k = 5
 	prog := &counter{at: k, after: cancel}
 	sel := mirror.Selection{AllVersions: true}
-	part, err := mirror.Run(ctx, mirror.Options{From: a.base, To: c2, Selection: sel, Parallelism: 2, Progress: prog, Log: testLogger(t)})
+	part, err := mirror.Run(ctx, mirror.Options{From: a.base, To: mirror.Registry(c2, ""), Selection: sel, Parallelism: 2, Progress: prog, Log: testLogger(t)})
 	if err == nil {
 		t.Fatal("interrupted run returned no error")
 	}
@@ -318,7 +318,7 @@ func TestMirrorResumesAfterInterrupt(t *testing.T) {
 		t.Fatalf("interrupted run copied %d, want between %d and %d", copied, k, len(fx)-1)
 	}
 	a.zipGets.Store(0)
-	rest := run(t, mirror.Options{From: a.base, To: c2, Selection: sel, Parallelism: 2})
+	rest := run(t, mirror.Options{From: a.base, To: mirror.Registry(c2, ""), Selection: sel, Parallelism: 2})
 	figures(t, "resumed run", rest)
 	if rest.Count(mirror.Copied)+rest.Count(mirror.Present) != len(fx) || rest.Err() != nil {
 		t.Fatalf("resumed run: %+v", rest.Results)
@@ -366,7 +366,7 @@ func TestMirrorVerifiesSignatures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, c2 := startRegistry(t)
-			s := run(t, mirror.Options{From: a.base, To: c2, Keyring: kr, AllowUnsigned: tt.allowUnsigned})
+			s := run(t, mirror.Options{From: a.base, To: mirror.Registry(c2, ""), Keyring: kr, AllowUnsigned: tt.allowUnsigned})
 			got := map[string]mirror.Outcome{}
 			for _, r := range s.Results {
 				got[r.Name] = r.Outcome

@@ -71,10 +71,9 @@ func (s Selection) Query() url.Values {
 type Options struct {
 	// From is the source registry's base URL.
 	From string
-	// To is the destination registry; Repository its base repository (default "packages").
-	To         *oci.Client
-	Repository string
-	Selection  Selection
+	// To is where versions go: Registry or Layout.
+	To        Destination
+	Selection Selection
 	// Parallelism bounds the versions copied at once (default 4).
 	Parallelism int
 	// Keyring, when not nil, must verify every zip's detached signature.
@@ -178,9 +177,6 @@ type mirror struct {
 // error is for a run that could not start (the search failed) or was cancelled.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	start := time.Now()
-	if o.Repository == "" {
-		o.Repository = "packages"
-	}
 	if o.Parallelism <= 0 {
 		o.Parallelism = 4
 	}
@@ -306,15 +302,13 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 		return r
 	}
 	zipURL := m.base + doc.Download
-	repo := m.Repository + "/" + it.Name
-	tag := strings.ReplaceAll(it.Version, "+", "_")
 
 	_, head, err := m.get(ctx, http.MethodHead, zipURL, 0)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	present, err := m.present(ctx, repo, tag, zipURL, head, doc.SignaturePath != "")
+	present, err := m.present(ctx, it, zipURL, head, doc.SignaturePath != "")
 	if err != nil {
 		r.Err = err
 		return r
@@ -352,7 +346,7 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 	if etag := resp.Get("ETag"); etag != "" {
 		ann[AnnotationETag] = etag
 	}
-	if _, err := m.To.PushPackage(ctx, repo, tag, zipData, sig, ann); err != nil {
+	if err := m.To.Push(ctx, it.Name, it.Version, zipData, sig, ann); err != nil {
 		r.Err = err
 		return r
 	}
@@ -361,16 +355,9 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 }
 
 // present applies the skip rule of the package documentation.
-func (m *mirror) present(ctx context.Context, repo, tag, zipURL string, head http.Header, wantSig bool) (bool, error) {
-	desc, err := m.To.Resolve(ctx, repo, tag)
-	if errors.Is(err, oci.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	man, _, err := m.To.FetchManifest(ctx, repo, desc)
-	if err != nil {
+func (m *mirror) present(ctx context.Context, it item, zipURL string, head http.Header, wantSig bool) (bool, error) {
+	man, err := m.To.Manifest(ctx, it.Name, it.Version)
+	if err != nil || man == nil {
 		return false, err
 	}
 	var zipLayer *ocispec.Descriptor
