@@ -27,6 +27,7 @@ func main() {
 
 type options struct {
 	from          string
+	fromDir       string
 	to            oci.Config
 	repository    string
 	toLayout      string
@@ -50,6 +51,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	var o options
 	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
 	fs.StringVar(&o.from, "from", "https://epr.elastic.co", "EPR-compatible registry to copy from")
+	fs.StringVar(&o.fromDir, "from-dir", "", "copy the package zips (and <zip>.sig) of this directory instead, each validated first; only -packages applies")
 	// The destination's connection flags are oci.Config's, prefixed "to-" so that a source
 	// registry can get flags of its own later without a clash.
 	fs.StringVar(&o.to.Registry, "to-registry", "", "destination OCI registry: host[:port], optionally with http:// or https://")
@@ -131,7 +133,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	} else {
 		mo.Progress = mirror.Lines{Log: log}
 	}
-	s, err := mirror.Run(ctx, mo)
+	var s mirror.Summary
+	if o.fromDir != "" {
+		s, err = mirror.RunDir(ctx, o.fromDir, mo)
+	} else {
+		s, err = mirror.Run(ctx, mo)
+	}
 	mirror.WriteSummary(stderr, s)
 	if err != nil {
 		return err

@@ -40,6 +40,8 @@ func TestParseFlags(t *testing.T) {
 			o.to.Registry = ""
 			return o
 		}()},
+		{name: "directory source", args: []string{"-to-registry", "reg:5000", "-from-dir", "build/packages"},
+			want: defaults(func(o *options) { o.fromDir = "build/packages" })},
 		{name: "two destinations", args: []string{"-to-oci-layout", "d", "-to-registry", "r"}, err: "one of"},
 		{name: "parallelism", args: []string{"-to-registry", "r", "-parallelism", "0"}, err: "-parallelism"},
 		{name: "bad env value", args: []string{"-to-registry", "r"}, env: map[string]string{"EPR_DRY_RUN": "maybe"}, err: "-dry-run"},

@@ -99,7 +99,16 @@ func startInstance(t *testing.T, reg *devregistry.Registry, want int) *instance 
 	t.Cleanup(func() { cancel(); <-served; all.Close() })
 	in.base = "http://" + ln.Addr()
 	testkit.Eventually(t, 30*time.Second, "instance indexed", func() bool {
-		return all.Ready() && len(in.search(t, "all=true&prerelease=true")) == want
+		if !all.Ready() {
+			return false
+		}
+		// Until something is indexed the API serves its mock packages.
+		resp, err := http.Get(in.base + "/search?all=true&prerelease=true")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Package-Source") != "mock" && len(in.search(t, "all=true&prerelease=true")) == want
 	})
 	return in
 }

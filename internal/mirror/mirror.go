@@ -100,6 +100,7 @@ const (
 	Present   Outcome = "present"  // already at the destination with the same zip
 	Unsigned  Outcome = "unsigned" // skipped: no signature while a key was given
 	WouldCopy Outcome = "would_copy"
+	Excluded  Outcome = "excluded" // a local package the selection leaves out
 	Failed    Outcome = "failed"
 )
 
@@ -177,6 +178,17 @@ type mirror struct {
 // error is for a run that could not start (the search failed) or was cancelled.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	start := time.Now()
+	o.defaults()
+	m := &mirror{Options: o, base: strings.TrimSuffix(o.From, "/")}
+	items, err := m.search(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	return runAll(ctx, o, start, len(items), func(i int) Result { return m.copy(ctx, items[i]) })
+}
+
+// defaults fills in the zero fields of o.
+func (o *Options) defaults() {
 	if o.Parallelism <= 0 {
 		o.Parallelism = 4
 	}
@@ -195,15 +207,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &mirror{Options: o, base: strings.TrimSuffix(o.From, "/")}
-	items, err := m.search(ctx)
-	if err != nil {
-		return Summary{}, err
-	}
+}
+
+// runAll runs copy for items 0..n-1, o.Parallelism at a time, and sums up. A cancelled ctx
+// stops handing out items; the summary holds those that were started.
+func runAll(ctx context.Context, o Options, start time.Time, n int, copy func(int) Result) (Summary, error) {
 	if o.Progress != nil {
-		o.Progress.Start(len(items))
+		o.Progress.Start(n)
 	}
-	results := make([]Result, len(items))
+	results := make([]Result, n)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range o.Parallelism {
@@ -211,7 +223,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				r := m.copy(ctx, items[i])
+				r := copy(i)
 				results[i] = r
 				if ctx.Err() == nil && o.Progress != nil {
 					o.Progress.Done(r)
@@ -219,15 +231,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			}
 		}()
 	}
-	cancelled := false
-	for i := range items {
+hand:
+	for i := range n {
 		select {
 		case work <- i:
 		case <-ctx.Done():
-			cancelled = true
-		}
-		if cancelled {
-			break
+			break hand
 		}
 	}
 	close(work)
@@ -240,10 +249,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		s.Results = append(s.Results, r)
 		s.Bytes += r.Bytes
 	}
-	if err := ctx.Err(); err != nil {
-		return s, err
-	}
-	return s, nil
+	return s, ctx.Err()
 }
 
 func (m *mirror) search(ctx context.Context) ([]item, error) {
