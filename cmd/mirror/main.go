@@ -28,6 +28,7 @@ func main() {
 type options struct {
 	from          string
 	fromDir       string
+	fromLayout    string
 	to            oci.Config
 	repository    string
 	toLayout      string
@@ -52,6 +53,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
 	fs.StringVar(&o.from, "from", "https://epr.elastic.co", "EPR-compatible registry to copy from")
 	fs.StringVar(&o.fromDir, "from-dir", "", "copy the package zips (and <zip>.sig) of this directory instead, each validated first; only -packages applies")
+	fs.StringVar(&o.fromLayout, "from-oci-layout", "", "copy the packages of this OCI image layout directory (as -to-oci-layout writes it) instead; only -packages applies")
 	// The destination's connection flags are oci.Config's, prefixed "to-" so that a source
 	// registry can get flags of its own later without a clash.
 	fs.StringVar(&o.to.Registry, "to-registry", "", "destination OCI registry: host[:port], optionally with http:// or https://")
@@ -83,6 +85,9 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	}
 	if (o.to.Registry == "") == (o.toLayout == "") {
 		return options{}, errors.New("give one of -to-registry and -to-oci-layout")
+	}
+	if o.fromDir != "" && o.fromLayout != "" {
+		return options{}, errors.New("give at most one of -from-dir and -from-oci-layout")
 	}
 	if o.parallelism < 1 {
 		return options{}, errors.New("-parallelism must be at least 1")
@@ -134,9 +139,12 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		mo.Progress = mirror.Lines{Log: log}
 	}
 	var s mirror.Summary
-	if o.fromDir != "" {
+	switch {
+	case o.fromDir != "":
 		s, err = mirror.RunDir(ctx, o.fromDir, mo)
-	} else {
+	case o.fromLayout != "":
+		s, err = mirror.RunLayout(ctx, o.fromLayout, mo)
+	default:
 		s, err = mirror.Run(ctx, mo)
 	}
 	mirror.WriteSummary(stderr, s)

@@ -38,39 +38,47 @@ func RunDir(ctx context.Context, dir string, o Options) (Summary, error) {
 	return runAll(ctx, o, start, len(zips), func(i int) Result { return copyFile(ctx, o, zips[i]) })
 }
 
-func copyFile(ctx context.Context, o Options, path string) (r Result) {
-	r = Result{Name: filepath.Base(path)}
-	defer func() {
-		if r.Err != nil {
-			r.Outcome = Failed
-			o.Log.Warn("package not copied", "file", path, "error", r.Err)
-		}
-	}()
-	st, err := os.Stat(path)
-	if err != nil {
-		r.Err = err
+func copyFile(ctx context.Context, o Options, path string) Result {
+	r := Result{Name: filepath.Base(path)}
+	fail := func(err error) Result {
+		o.Log.Warn("package not copied", "file", path, "error", err)
+		r.Outcome, r.Err = Failed, err
 		return r
 	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fail(err)
+	}
 	if st.Size() > o.MaxZipBytes {
-		r.Err = fmt.Errorf("zip of %d bytes is over %d", st.Size(), o.MaxZipBytes)
-		return r
+		return fail(fmt.Errorf("zip of %d bytes is over %d", st.Size(), o.MaxZipBytes))
 	}
 	zipData, err := os.ReadFile(path)
 	if err != nil {
-		r.Err = err
-		return r
+		return fail(err)
 	}
 	sig, err := os.ReadFile(path + ".sig")
 	if errors.Is(err, os.ErrNotExist) {
 		sig, err = nil, nil
 	}
 	if err != nil {
-		r.Err = err
-		return r
+		return fail(err)
 	}
+	return copyLocal(ctx, o, r, zipData, sig, packages.Expect{}, nil)
+}
+
+// copyLocal validates and copies a package whose bytes are at hand. r names it until its
+// manifest is read.
+func copyLocal(ctx context.Context, o Options, named Result, zipData, sig []byte, expect packages.Expect, annotations map[string]string) (r Result) {
+	r = named
+	defer func() {
+		if r.Err != nil {
+			r.Outcome = Failed
+			o.Log.Warn("package not copied", "package", r.Name, "version", r.Version, "error", r.Err)
+		}
+	}()
 	lim := packages.DefaultLimits()
 	lim.MaxZipSize = o.MaxZipBytes
-	pkg, _, err := packages.ReadBytes(zipData, packages.Options{Limits: lim, HasSignature: sig != nil})
+	pkg, _, err := packages.ReadBytes(zipData, packages.Options{Limits: lim, Expect: expect, HasSignature: sig != nil})
 	if err != nil {
 		r.Err = err
 		return r
@@ -102,7 +110,7 @@ func copyFile(ctx context.Context, o Options, path string) (r Result) {
 		r.Outcome = WouldCopy
 		return r
 	}
-	if r.Err = o.To.Push(ctx, pkg.Name, pkg.Version, zipData, sig, nil); r.Err != nil {
+	if r.Err = o.To.Push(ctx, pkg.Name, pkg.Version, zipData, sig, annotations); r.Err != nil {
 		return r
 	}
 	r.Outcome = Copied

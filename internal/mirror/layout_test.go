@@ -83,4 +83,24 @@ func TestMirrorThroughLayout(t *testing.T) {
 			}
 		}
 	}
+
+	// The same layout pushed with the mirror itself, into the per-package layout.
+	c3reg, c3 := startRegistry(t)
+	pushed, err := mirror.RunLayout(ctx, dir, mirror.Options{To: mirror.Registry(c3, ""), Log: testLogger(t)})
+	if err != nil || pushed.Count(mirror.Copied) != 3 || pushed.Err() != nil {
+		t.Fatalf("RunLayout: %v %+v", err, pushed.Results)
+	}
+	again, err := mirror.RunLayout(ctx, dir, mirror.Options{To: mirror.Registry(c3, ""), Log: testLogger(t)})
+	if err != nil || again.Count(mirror.Present) != 3 {
+		t.Fatalf("RunLayout again: %v %+v", err, again.Results)
+	}
+	c := startInstance(t, c3reg, 3)
+	for _, it := range want {
+		p := "/epr/" + it.Name + "/" + it.Name + "-" + it.Version + ".zip"
+		_, ba := getBody(t, a.base+p)
+		cc, bc := getBody(t, c.base+p)
+		if cc != 200 || string(ba) != string(bc) {
+			t.Errorf("%s from the layout pushed by RunLayout: %d, %d bytes (A %d)", p, cc, len(bc), len(ba))
+		}
+	}
 }
