@@ -2,7 +2,10 @@
 // ours) into an OCI registry in the artifact layout the indexer reads (docs/artifact-layout.md):
 // which versions to copy (a Fleet-style /search selection), when a version already present may
 // be skipped, retries against the source, the optional OpenPGP signature check, progress and the
-// end-of-run summary. It never deletes anything at the destination.
+// end-of-run summary. It never deletes anything at the destination. Besides an EPR (Run), a
+// directory of package zips (RunDir) and an OCI image layout it wrote itself (RunLayout) can be
+// the source, and an OCI image layout (Layout) the destination, for sites without a registry
+// on the way.
 //
 // Skip rule. A version is skipped when its destination tag exists, holds a zip layer, holds a
 // signature layer when the source has one, and its zip matches the source's zip, decided

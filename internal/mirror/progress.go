@@ -34,7 +34,7 @@ func (b *Bar) Done(r Result) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bytes += r.Bytes
-	b.bar.Describe(fmt.Sprintf("mirroring (%s downloaded)", HumanBytes(b.bytes)))
+	b.bar.Describe(fmt.Sprintf("mirroring (%s read)", HumanBytes(b.bytes)))
 	_ = b.bar.Add(1)
 }
 
@@ -70,7 +70,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	if n := s.Count(WouldCopy); n > 0 {
 		fmt.Fprintf(w, "dry run: would copy %d\n", n)
 	}
-	fmt.Fprintf(w, "copied %d, skipped as present %d, skipped unsigned %d, failed %d; %s downloaded in %s\n",
+	fmt.Fprintf(w, "copied %d, skipped as present %d, skipped unsigned %d, failed %d; %s read from the source in %s\n",
 		s.Count(Copied), s.Count(Present), s.Count(Unsigned), s.Count(Failed), HumanBytes(s.Bytes), s.Duration.Round(1e6))
 	for _, r := range s.Results {
 		switch r.Outcome {
