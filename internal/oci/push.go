@@ -24,21 +24,19 @@ import (
 // registry. It still goes through the same Client, so tests exercise the real auth and
 // transport code.
 
-// PushPackage pushes a package artifact exactly as docs/artifact-layout.md describes and tags
-// it (an empty tag pushes by digest only). The zip layer is titled "<name>-<version>.zip",
-// taken from the zip's single top-level folder; zip bytes that have no such folder are pushed
-// anyway, titled "package.zip", so tests can push broken packages. sig may be nil. The
-// manifest carries annotations, plus image title and version from the zip when not given.
-// Nothing time-dependent is added, so pushing the same input twice gives the same digest.
-func (c *Client) PushPackage(ctx context.Context, repository, tag string, zipData, sig []byte, annotations map[string]string) (ocispec.Descriptor, error) {
-	repo, err := c.repository(ctx, repository)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	fail := func(err error) (ocispec.Descriptor, error) {
-		return ocispec.Descriptor{}, fmt.Errorf("oci: push %s:%s: %w", repository, tag, err)
-	}
+// Blob is content and its descriptor.
+type Blob struct {
+	Desc ocispec.Descriptor
+	Data []byte
+}
 
+// BuildPackage builds the package artifact docs/artifact-layout.md describes: the manifest and
+// the blobs it refers to (config, zip, signature when sig is not nil). The zip layer is titled
+// "<name>-<version>.zip", taken from the zip's single top-level folder; zip bytes that have no
+// such folder are titled "package.zip", so tests can push broken packages. The manifest carries
+// annotations, plus image title and version from the zip when not given. Nothing
+// time-dependent is added, so the same input always gives the same digest.
+func BuildPackage(zipData, sig []byte, annotations map[string]string) (manifest Blob, blobs []Blob, err error) {
 	title := "package.zip"
 	manifestAnnotations := map[string]string{}
 	if folder, ok := zipFolder(zipData); ok {
@@ -56,26 +54,14 @@ func (c *Client) PushPackage(ctx context.Context, repository, tag string, zipDat
 	config := ocispec.DescriptorEmptyJSON
 	zipDesc := content.NewDescriptorFromBytes(MediaTypePackageZip, zipData)
 	zipDesc.Annotations = map[string]string{ocispec.AnnotationTitle: title}
-	blobs := []struct {
-		desc ocispec.Descriptor
-		data []byte
-	}{{config, config.Data}, {zipDesc, zipData}}
+	blobs = []Blob{{config, config.Data}, {zipDesc, zipData}}
 	layers := []ocispec.Descriptor{zipDesc}
 	if sig != nil {
 		sigDesc := content.NewDescriptorFromBytes(MediaTypeSignature, sig)
 		sigDesc.Annotations = map[string]string{ocispec.AnnotationTitle: title + ".sig"}
-		blobs = append(blobs, struct {
-			desc ocispec.Descriptor
-			data []byte
-		}{sigDesc, sig})
+		blobs = append(blobs, Blob{sigDesc, sig})
 		layers = append(layers, sigDesc)
 	}
-	for _, b := range blobs {
-		if err := pushBlob(ctx, repo, b.desc, b.data); err != nil {
-			return fail(err)
-		}
-	}
-
 	m := ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
@@ -86,13 +72,35 @@ func (c *Client) PushPackage(ctx context.Context, repository, tag string, zipDat
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {
+		return Blob{}, nil, err
+	}
+	return Blob{content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw), raw}, blobs, nil
+}
+
+// PushPackage pushes the artifact BuildPackage builds and tags it (an empty tag pushes by
+// digest only). sig may be nil. Pushing the same input twice gives the same digest.
+func (c *Client) PushPackage(ctx context.Context, repository, tag string, zipData, sig []byte, annotations map[string]string) (ocispec.Descriptor, error) {
+	repo, err := c.repository(ctx, repository)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	fail := func(err error) (ocispec.Descriptor, error) {
+		return ocispec.Descriptor{}, fmt.Errorf("oci: push %s:%s: %w", repository, tag, err)
+	}
+	manifest, blobs, err := BuildPackage(zipData, sig, annotations)
+	if err != nil {
 		return fail(err)
 	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
+	for _, b := range blobs {
+		if err := pushBlob(ctx, repo, b.Desc, b.Data); err != nil {
+			return fail(err)
+		}
+	}
+	desc := manifest.Desc
 	if tag == "" {
-		err = repo.Manifests().Push(ctx, desc, bytes.NewReader(raw))
+		err = repo.Manifests().Push(ctx, desc, bytes.NewReader(manifest.Data))
 	} else {
-		err = repo.PushReference(ctx, desc, bytes.NewReader(raw), tag)
+		err = repo.PushReference(ctx, desc, bytes.NewReader(manifest.Data), tag)
 	}
 	if err != nil {
 		return fail(err)
