@@ -33,9 +33,21 @@ const testToken = "e2e-secret-token"
 type forwarder struct {
 	h               atomic.Pointer[http.Handler]
 	webhookFailures atomic.Int64
+	// tap, if set, sees every webhook delivery first; true means it answered it.
+	tap func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.tap != nil && strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.forward(w, r) })
+		if f.tap(w, r, next) {
+			return
+		}
+	}
+	f.forward(w, r)
+}
+
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	h := f.h.Load()
 	if h == nil {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
@@ -105,6 +117,8 @@ type stackOptions struct {
 	// noNotifications leaves the registry without a notification endpoint, so that only what a
 	// test posts to the webhooks (or a resync) makes the indexer look.
 	noNotifications bool
+	// webhookTap sees every webhook delivery before the pipeline; true means it answered it.
+	webhookTap func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
 }
 
 // startStackWith is startStack with the options given.
@@ -113,7 +127,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	timeouts, hooks := o.timeouts, o.hooks
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	fwd := &forwarder{}
+	fwd := &forwarder{tap: o.webhookTap}
 	ln, err := process.Listen("api", "127.0.0.1:0", fwd)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +161,10 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	}
 	t.Cleanup(func() { reg.Close() })
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	client, err := oci.New(regCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := testLogger(t)
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
@@ -168,10 +186,6 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	served := make(chan struct{})
 	go func() { defer close(served); _ = process.Serve(ctx, log, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
-	client, err := oci.New(regCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets,
 		webhookFailures: &fwd.webhookFailures}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
