@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -15,11 +16,17 @@ import (
 type Catalog struct {
 	log *slog.Logger
 
-	mu    sync.Mutex // serialises writers
-	real  map[string]map[string]*facts
-	group map[string]*group // groups of real, reused while unchanged
-	names []string          // sorted keys of group
-	mocks *mockSet          // nil when the mock fallback is off
+	mu   sync.Mutex // serialises writers
+	real map[string]map[string]*facts
+	// The groups of real are base overlaid by over (a nil value: gone from base). A change
+	// copies only over, so applying one version costs O(that name), not O(names); over is
+	// folded into a new base once it grows past a fraction of base, which keeps the copy
+	// amortised O(1) per change and lookups at two map reads at most.
+	base  map[string]*group
+	over  map[string]*group
+	names []string // sorted names of the groups
+	count int      // versions in the groups
+	mocks *mockSet // nil when the mock fallback is off
 	gen   uint64
 
 	cur atomic.Pointer[Snapshot]
@@ -34,7 +41,7 @@ func NewCatalog(log *slog.Logger, mocks []*index.Record) (*Catalog, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{log: log, real: map[string]map[string]*facts{}, group: map[string]*group{}}
+	c := &Catalog{log: log, real: map[string]map[string]*facts{}, base: map[string]*group{}}
 	if len(mocks) > 0 {
 		byName := map[string]map[string]*facts{}
 		for _, r := range mocks {
@@ -80,11 +87,13 @@ func (c *Catalog) Load(records []*index.Record) int {
 			skipped++
 		}
 	}
-	c.group = map[string]*group{}
+	c.base, c.over, c.count = map[string]*group{}, nil, 0
 	for name, vs := range c.real {
-		c.group[name] = buildGroup(name, vs, nil)
+		g := buildGroup(name, vs, nil)
+		c.base[name] = g
+		c.count += len(g.versions)
 	}
-	c.names = sortedKeys(c.group)
+	c.names = sortedKeys(c.base)
 	c.publishLocked()
 	return skipped
 }
@@ -120,27 +129,89 @@ func (c *Catalog) Apply(changes []index.Change) {
 	if len(touched) == 0 {
 		return
 	}
-	namesChanged := false
-	next := make(map[string]*group, len(c.group)+len(touched))
-	for name, g := range c.group {
-		next[name] = g
+	over := make(map[string]*group, len(c.over)+len(touched))
+	for name, g := range c.over {
+		over[name] = g
 	}
+	var added, removed []string
 	for name := range touched {
+		old := c.lookup(name)
+		if old != nil {
+			c.count -= len(old.versions)
+		}
 		vs := c.real[name]
-		_, had := next[name]
 		if len(vs) == 0 {
-			delete(next, name)
-			namesChanged = namesChanged || had
+			if _, inBase := c.base[name]; inBase {
+				over[name] = nil
+			} else {
+				delete(over, name)
+			}
+			if old != nil {
+				removed = append(removed, name)
+			}
 			continue
 		}
-		next[name] = buildGroup(name, vs, c.group[name])
-		namesChanged = namesChanged || !had
+		g := buildGroup(name, vs, old)
+		c.count += len(g.versions)
+		over[name] = g
+		if old == nil {
+			added = append(added, name)
+		}
 	}
-	c.group = next
-	if namesChanged {
-		c.names = sortedKeys(next)
+	c.over = over
+	if len(c.over) > 64+len(c.base)/8 {
+		c.compactLocked()
+	}
+	if len(added)+len(removed) > 0 {
+		c.names = c.updatedNames(added, removed)
 	}
 	c.publishLocked()
+}
+
+// lookup is the current group of name, nil if none.
+func (c *Catalog) lookup(name string) *group {
+	if g, ok := c.over[name]; ok {
+		return g
+	}
+	return c.base[name]
+}
+
+// compactLocked folds over into a new base; snapshots keep the maps they were built from.
+func (c *Catalog) compactLocked() {
+	base := make(map[string]*group, len(c.base)+len(c.over))
+	for name, g := range c.base {
+		base[name] = g
+	}
+	for name, g := range c.over {
+		if g == nil {
+			delete(base, name)
+		} else {
+			base[name] = g
+		}
+	}
+	c.base, c.over = base, nil
+}
+
+// updatedNames returns a new sorted name list with added inserted and removed taken out: a
+// merge in one pass, so a batch of many new names (a replica catching up) costs one copy.
+func (c *Catalog) updatedNames(added, removed []string) []string {
+	sort.Strings(added)
+	gone := make(map[string]bool, len(removed))
+	for _, n := range removed {
+		gone[n] = true
+	}
+	out := make([]string, 0, len(c.names)+len(added)-len(removed))
+	i := 0
+	for _, n := range c.names {
+		for i < len(added) && added[i] < n {
+			out = append(out, added[i])
+			i++
+		}
+		if !gone[n] {
+			out = append(out, n)
+		}
+	}
+	return append(out, added[i:]...)
 }
 
 // Reset drops every real package: the replica is re-reading the bucket.
@@ -148,8 +219,7 @@ func (c *Catalog) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.real = map[string]map[string]*facts{}
-	c.group = map[string]*group{}
-	c.names = nil
+	c.base, c.over, c.names, c.count = map[string]*group{}, nil, nil, 0
 	c.publishLocked()
 }
 
@@ -171,13 +241,10 @@ func (c *Catalog) putLocked(r *index.Record) bool {
 func (c *Catalog) publishLocked() {
 	c.gen++
 	var next *Snapshot
-	if len(c.group) == 0 && c.mocks != nil {
+	if len(c.names) == 0 && c.mocks != nil {
 		next = &Snapshot{mock: true, groups: c.mocks.groups, names: c.mocks.names, count: c.mocks.count}
 	} else {
-		next = &Snapshot{groups: c.group, names: c.names}
-		for _, g := range c.group {
-			next.count += len(g.versions)
-		}
+		next = &Snapshot{groups: c.base, over: c.over, names: c.names, count: c.count}
 	}
 	next.gen = c.gen
 	prev := c.cur.Load()

@@ -40,13 +40,13 @@ func (s *Snapshot) Search(f *Filter) []Result {
 		}
 	}
 	if f.Package != "" {
-		if g := s.groups[f.Package]; g != nil {
+		if g := s.group(f.Package); g != nil {
 			visit(g)
 		}
 		return out
 	}
 	for _, name := range s.names {
-		visit(s.groups[name])
+		visit(s.group(name))
 	}
 	return out
 }
@@ -226,7 +226,7 @@ type CategoryCount struct {
 func (s *Snapshot) Categories(f *Filter) []CategoryCount {
 	counts := map[string]int{}
 	for _, name := range s.names {
-		for _, e := range s.pick(s.groups[name], f, false) {
+		for _, e := range s.pick(s.group(name), f, false) {
 			countCategories(counts, e.Package, f.IncludePolicyTemplates)
 		}
 	}

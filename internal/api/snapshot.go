@@ -18,6 +18,7 @@ type Snapshot struct {
 	mock   bool
 	names  []string // sorted, byte order
 	groups map[string]*group
+	over   map[string]*group // overrides groups; a nil value is a name gone (see Catalog)
 	count  int
 	cache  responseCache
 }
@@ -34,12 +35,19 @@ func (s *Snapshot) Len() int { return s.count }
 // Lookup finds a version by its exact name and version, ignoring every
 // filter, as /package, /epr and file routes do.
 func (s *Snapshot) Lookup(name, version string) (*Entry, bool) {
-	g := s.groups[name]
+	g := s.group(name)
 	if g == nil {
 		return nil, false
 	}
 	e, ok := g.byVersion[version]
 	return e, ok
+}
+
+func (s *Snapshot) group(name string) *group {
+	if g, ok := s.over[name]; ok {
+		return g
+	}
+	return s.groups[name]
 }
 
 // group is every version of one package name.
