@@ -1,13 +1,19 @@
 package api
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oci-epr/package-registry/internal/index"
+	"github.com/oci-epr/package-registry/internal/packages"
 )
 
 // TestApplyMatchesRebuild applies random batches of puts and deletes and checks every snapshot
@@ -80,5 +86,73 @@ func checkSnapshot(t *testing.T, batch int, s *Snapshot, model map[string]map[st
 		if g := s.group(name); (g != nil) != (model[name] != nil) || (g != nil && len(g.versions) != len(model[name])) {
 			t.Fatalf("batch %d: group %s holds %v, want %v", batch, name, g, model[name])
 		}
+	}
+}
+
+func TestConcurrentMissesRenderOnce(t *testing.T) {
+	var c responseCache
+	var calls atomic.Int32
+	release := make(chan struct{})
+	k := cacheKey{kindSearch, "all=true"}
+	const callers = 8
+	got := make(chan *cachedResponse, callers)
+	var started sync.WaitGroup
+	for range callers {
+		started.Add(1)
+		go func() {
+			started.Done()
+			r, err := c.render(k, 1<<20, func() ([]byte, error) {
+				calls.Add(1)
+				<-release
+				return []byte("[]"), nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			got <- r
+		}()
+	}
+	started.Wait()
+	time.Sleep(20 * time.Millisecond) // let the callers reach the flight
+	close(release)
+	first := <-got
+	for range callers - 1 {
+		if r := <-got; r != first {
+			t.Error("callers got different responses")
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("rendered %d times, want 1", n)
+	}
+	if r, ok := c.get(k); !ok || r != first {
+		t.Error("the render was not cached")
+	}
+	if _, err := c.render(cacheKey{kindSearch, "x"}, 1<<20, func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
+		t.Error("a failed render gave no error")
+	}
+}
+
+// An unrelated change keeps a version's rendered document: it lives with the entry, which the
+// next snapshot shares.
+func TestPackageResponseSurvivesUnrelatedChange(t *testing.T) {
+	c, err := NewCatalog(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Load([]*index.Record{docRecord(t, pk("a", "1.0.0")), docRecord(t, pk("b", "1.0.0"))})
+	e, _ := c.Snapshot().Lookup("a", "1.0.0")
+	before, err := e.packageResponse(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Apply([]index.Change{{Key: "b/1.1.0", Record: docRecord(t, pk("b", "1.1.0"))}})
+	e, _ = c.Snapshot().Lookup("a", "1.0.0")
+	if after, _ := e.packageResponse(true); after != before {
+		t.Error("a's document was rendered again after a change to b")
+	}
+	c.Apply([]index.Change{{Key: "a/1.0.0", Record: docRecord(t, pk("a", "1.0.0", func(p *packages.Package) { p.Description = "new" }))}})
+	e, _ = c.Snapshot().Lookup("a", "1.0.0")
+	if after, _ := e.packageResponse(true); after == before || !bytes.Contains(after.body, []byte(`"new"`)) {
+		t.Error("a's changed document was not rendered again")
 	}
 }

@@ -100,16 +100,11 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 		return s.serveProxiedQuery(c, snap, q, f, cc)
 	}
 	normal := cacheKey{q.kind, "\x00" + f.Key()}
-	resp, ok := snap.cache.get(normal)
-	if !ok {
-		body, err := q.render(snap, f)
-		if err != nil {
-			s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
-			s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
-			return q.label
-		}
-		resp = newCachedResponse(body)
-		snap.cache.put(normal, resp, s.cfg.ResponseCacheBytes)
+	resp, err := snap.cache.render(normal, s.cfg.ResponseCacheBytes, func() ([]byte, error) { return q.render(snap, f) })
+	if err != nil {
+		s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
+		s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
+		return q.label
 	}
 	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
 	s.writeJSON(c, resp, cc)
@@ -122,11 +117,6 @@ func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
 	if !ok {
 		return label
 	}
-	key := cacheKey{kindPackage, name + "/" + version}
-	if resp, ok := snap.cache.get(key); ok {
-		s.writeJSON(c, resp, s.ccIndex)
-		return label
-	}
 	e, found := snap.Lookup(name, version)
 	if !found {
 		if !s.redirectUpstream(c) {
@@ -134,14 +124,12 @@ func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
 		}
 		return label
 	}
-	body, err := packages.Encode(e.Package)
+	resp, err := e.packageResponse(s.cfg.ResponseCacheBytes >= 0)
 	if err != nil {
 		s.log.Error("rendering package failed", "package", name, "version", version, "err", err)
 		s.writeError(c, http.StatusInternalServerError, "internal server error", nil)
 		return label
 	}
-	resp := newCachedResponse(body)
-	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
 	s.writeJSON(c, resp, s.ccIndex)
 	return label
 }

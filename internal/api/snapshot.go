@@ -80,6 +80,30 @@ type Entry struct {
 	searchOnce sync.Once
 	searchJSON []byte // search item indented for array depth 1
 	searchErr  error
+
+	// The /package/<n>/<v>/ response lives with the entry rather than in a snapshot's response
+	// cache: entries outlive the snapshots that share them, so a change to one version leaves
+	// the rendered documents of all the others in place.
+	pkgOnce sync.Once
+	pkgResp *cachedResponse
+	pkgErr  error
+}
+
+// packageResponse is the rendered package document; keep false renders it afresh each time
+// (the response cache switched off).
+func (e *Entry) packageResponse(keep bool) (*cachedResponse, error) {
+	render := func() (*cachedResponse, error) {
+		body, err := packages.Encode(e.Package)
+		if err != nil {
+			return nil, err
+		}
+		return newCachedResponse(body), nil
+	}
+	if !keep {
+		return render()
+	}
+	e.pkgOnce.Do(func() { e.pkgResp, e.pkgErr = render() })
+	return e.pkgResp, e.pkgErr
 }
 
 // Record is the index record the entry came from; for mock packages it is
