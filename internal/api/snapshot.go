@@ -106,8 +106,9 @@ func (e *Entry) packageResponse(keep bool) (*cachedResponse, error) {
 	return e.pkgResp, e.pkgErr
 }
 
-// Record is the index record the entry came from; for mock packages it is
-// synthetic and its blobs live in memory.
+// Record is the index record the entry came from, without its Document (the
+// parsed Package holds it); for mock packages it is synthetic and its blobs
+// live in memory.
 func (e *Entry) Record() *index.Record { return e.rec }
 
 // IsMock reports a built-in mock package.
@@ -133,7 +134,11 @@ func newFacts(r *index.Record) (*facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &facts{rec: r, doc: &doc, ver: v, prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
+	// The raw document is parsed now and never read again; keeping it would hold every
+	// version's JSON twice (the record's and the parsed one's strings).
+	kept := *r
+	kept.Document = nil
+	f := &facts{rec: &kept, doc: &doc, ver: v, prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
 	if fv, err := semver.NewVersion(doc.FormatVersion); err == nil {
 		f.format = semver.New(fv.Major(), fv.Minor(), 0, "", "")
 	}
