@@ -164,6 +164,7 @@ func measureCurve(t *testing.T, n int, gen loadgen.Options) []string {
 		runs = append(runs, *p)
 	}
 
+	catchUp, restart := replicaStarts(t, s, n+pushesPerSize)
 	cold := coldSync(t, s, n+pushesPerSize)
 
 	stage := func(label string, d func(p pushStamps) time.Duration) string {
@@ -186,8 +187,35 @@ func measureCurve(t *testing.T, n int, gen loadgen.Options) []string {
 		stage("replica applied → served over HTTP", func(p pushStamps) time.Duration { return p.served.Sub(p.applied) }),
 		stage("push start → served", func(p pushStamps) time.Duration { return p.served.Sub(p.start) }),
 		stage("push end → served", func(p pushStamps) time.Duration { return p.served.Sub(p.pushed) }),
+		fmt.Sprintf("n=%-6d API replica from an empty bbolt (catch-up from the bucket) %v; restart from its bbolt to ready %v", n,
+			catchUp.Round(time.Millisecond), restart.Round(time.Millisecond)),
 		fmt.Sprintf("n=%-6d indexer cold sync of %d versions (empty state → all served) %v", n, n+pushesPerSize, cold.Round(time.Millisecond)),
 	}
+}
+
+// replicaStarts times a new API replica on the stack's NATS with an empty bbolt until it serves
+// want versions, then the same replica restarted until ready (serving from its own bbolt).
+func replicaStarts(t *testing.T, s *stack, want int) (catchUp, restart time.Duration) {
+	opts := APIOptions{Config: api.DefaultConfig(), DataDir: t.TempDir(), Registry: oci.Config{Registry: "http://" + s.reg.Host()}, Log: testLogger(t)}
+	start := time.Now()
+	a, err := StartAPI(s.ctx, s.all.Conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("replica caught up", 10*time.Minute, func() bool { return a.Server.Ready() && a.Server.Catalog().Snapshot().Len() == want })
+	catchUp = time.Since(start)
+	a.Close()
+	start = time.Now()
+	if a, err = StartAPI(s.ctx, s.all.Conn, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	s.eventually("replica ready", time.Minute, func() bool { return a.Server.Ready() })
+	restart = time.Since(start)
+	if got := a.Server.Catalog().Snapshot().Len(); got != want {
+		t.Fatalf("restarted replica serves %d, want %d", got, want)
+	}
+	return catchUp, restart
 }
 
 // coldSync starts a second all-in-one with empty state against the same registry (no
