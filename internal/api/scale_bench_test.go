@@ -223,6 +223,23 @@ func benchScale(b *testing.B, n int) {
 			s.ServeHTTP(w, req)
 		}
 	})
+	b.Run("package_after_change", func(b *testing.B) {
+		req := httptest.NewRequest(http.MethodGet, pkg, nil)
+		w := &discardWriter{h: http.Header{}}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			b.StopTimer()
+			if (i*7919)%len(recs) == scaleTarget {
+				i++
+			}
+			applyVariant(s, recs, i)
+			i++
+			b.StartTimer()
+			w.reset()
+			s.ServeHTTP(w, req)
+		}
+	})
 	b.Run("cold_start_bbolt", func(b *testing.B) { benchColdStart(b, set) })
 }
 
