@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -80,12 +81,19 @@ func (c *Catalog) Snapshot() *Snapshot { return c.cur.Load() }
 func (c *Catalog) Load(records []*index.Record) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Decoding the documents is nearly all of a replica's start-up, and each is independent.
+	all := make([]*facts, len(records))
+	errs := make([]error, len(records))
+	parallel(len(records), func(i int) { all[i], errs[i] = newFacts(records[i]) })
 	c.real = map[string]map[string]*facts{}
 	skipped := 0
-	for _, r := range records {
-		if !c.putLocked(r) {
+	for i, r := range records {
+		if errs[i] != nil {
+			c.log.Error("skipping index record with an unusable document", "key", r.Key(), "err", errs[i])
 			skipped++
+			continue
 		}
+		c.putFactsLocked(all[i])
 	}
 	c.base, c.over, c.count = map[string]*group{}, nil, 0
 	for name, vs := range c.real {
@@ -229,13 +237,40 @@ func (c *Catalog) putLocked(r *index.Record) bool {
 		c.log.Error("skipping index record with an unusable document", "key", r.Key(), "err", err)
 		return false
 	}
-	vs := c.real[r.Name]
+	c.putFactsLocked(f)
+	return true
+}
+
+func (c *Catalog) putFactsLocked(f *facts) {
+	vs := c.real[f.rec.Name]
 	if vs == nil {
 		vs = map[string]*facts{}
-		c.real[r.Name] = vs
+		c.real[f.rec.Name] = vs
 	}
-	vs[r.Version] = f
-	return true
+	vs[f.rec.Version] = f
+}
+
+// parallel runs fn(0) … fn(n-1) on as many goroutines as there are CPUs.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (c *Catalog) publishLocked() {
