@@ -10,13 +10,13 @@
 #   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
 #     /search?all=true (the ceiling), with our ratio to it.
 #
-# Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.1)
+# Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05)
 # Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 (API under test) and
 # 8099 (static server) must be free. Nothing here runs in CI.
 set -euo pipefail
 
 N=${1:-10000}
-SCALE=${2:-0.1}
+SCALE=${2:-0.05}
 DURATION=${DURATION:-10s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)

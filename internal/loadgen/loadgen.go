@@ -130,16 +130,16 @@ func fieldsFile(r *rand.Rand, prefix string, n int) []byte {
 	return []byte(b.String())
 }
 
-// addDashboards adds n dashboards whose bytes total a few hundred KB (a few MB for every
-// LargeEvery-th version) times SizeScale. Panels carry random ids, so they compress about as
+// addDashboards adds n dashboards whose bytes total 0.3–2 MB (8–16 MB for every LargeEvery-th
+// version) times SizeScale, which zip to about 0.2–1.2 MB (5–10 MB). Panels carry random ids, so they compress about as
 // carry random visualisation state, so a zip is about two thirds of its raw size, not nothing.
 func addDashboards(s packagetest.Spec, i int, o Options, n int) {
 	// The version index decides the size, the name's generator the rest, so versions of one
 	// name differ in size as releases do.
 	vr := rand.New(rand.NewPCG(o.Seed^0x5eed, uint64(i)))
-	total := 150_000 + vr.IntN(900_000)
+	total := 300_000 + vr.IntN(1_700_000)
 	if o.LargeEvery > 0 && i%o.LargeEvery == o.LargeEvery-1 {
-		total = 4_000_000 + vr.IntN(4_000_000)
+		total = 8_000_000 + vr.IntN(8_000_000)
 	}
 	total = int(float64(total) * o.SizeScale)
 	for d := 0; d < n; d++ {

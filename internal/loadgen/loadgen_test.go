@@ -18,11 +18,11 @@ func TestVersionsAreValidAndRealistic(t *testing.T) {
 		i        int
 		min, max int // zip bytes
 	}{
-		{i: 0, min: 50_000, max: 1_500_000},
-		{i: 1, min: 50_000, max: 1_500_000},
-		{i: 3, min: 50_000, max: 1_500_000},
-		{i: 4, min: 2_000_000, max: 9_000_000}, // the LargeEvery-th
-		{i: 13, min: 50_000, max: 1_500_000},
+		{i: 0, min: 100_000, max: 1_500_000},
+		{i: 1, min: 100_000, max: 1_500_000},
+		{i: 3, min: 100_000, max: 1_500_000},
+		{i: 4, min: 4_000_000, max: 12_000_000}, // the LargeEvery-th
+		{i: 13, min: 100_000, max: 1_500_000},
 	} {
 		zip := Zip(tc.i, o)
 		if len(zip) < tc.min || len(zip) > tc.max {

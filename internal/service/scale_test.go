@@ -27,7 +27,7 @@ import (
 // (empty state) takes to index everything the registry holds. It asserts only that each push
 // becomes visible and the cold sync completes; the figures are logged. It runs only with
 // EPR_BENCH_PIPELINE=1 (sizes from EPR_BENCH_SIZES, default 1000,10000; zip bytes scaled by
-// EPR_BENCH_SIZE_SCALE, default 0.1):
+// EPR_BENCH_SIZE_SCALE, default 0.05):
 //
 //	EPR_BENCH_PIPELINE=1 go test -run TestPushToVisibleCurve -v -timeout 1h ./internal/service/
 func TestPushToVisibleCurve(t *testing.T) {
@@ -46,7 +46,7 @@ func TestPushToVisibleCurve(t *testing.T) {
 		}
 	}
 	gen := loadgen.Defaults()
-	gen.SizeScale = 0.1
+	gen.SizeScale = 0.05
 	if v := os.Getenv("EPR_BENCH_SIZE_SCALE"); v != "" {
 		var err error
 		if gen.SizeScale, err = strconv.ParseFloat(v, 64); err != nil {
