@@ -1,75 +1,138 @@
 #!/usr/bin/env bash
-# Measures a running stack at catalog size N with wrk (Debian's package; not run by CI):
-#   scripts/bench-wrk.sh 10000
-# 1. starts the dev stack (in-process CNCF distribution + all-in-one pipeline) without samples;
-# 2. fills it with N versions from cmd/loadgen through the registry (indexed from its webhooks);
-# 3. runs wrk -t2 -c32 -d10s on each route, and on a static-bytes server of the same
-#    /search?all=true body; reports the API's RSS;
-# 4. cold sync: a second all-in-one API with an empty data directory against the same registry,
-#    timed until it serves all N.
+# bench-wrk.sh — load-test a running stack with wrk at N versions.
+#
+# Starts the dev stack (a CNCF distribution registry with its own all-in-one pipeline) as the
+# registry, fills it with N versions from cmd/loadgen, then starts a fresh all-in-one API
+# (cmd/api -feature-oci-indexer) against that registry and reports:
+#   - its cold sync (empty state → every version served),
+#   - its restart from its own bbolt (process start → /health?ready=true),
+#   - its RSS once loaded and warm,
+#   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
+#     /search?all=true (the ceiling), with our ratio to it.
+#
+# Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05)
+# Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 (API under test) and
+# 8099 (static server) must be free. Nothing here runs in CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-N="${1:-1000}"
-DUR="${DUR:-10s}"
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)"; exit 1; }
 
-go build -o "$work/devstack" ./cmd/devstack
-go build -o "$work/api" ./cmd/api
-go build -o "$work/loadgen" ./cmd/loadgen
-go build -o "$work/static" ./scripts/staticbytes
-
-count() { curl -sf "$1/search?all=true&prerelease=true" | jq length 2>/dev/null || echo 0; }
-wait_for() { # url n → seconds until the API serves n versions
-  local start=$(date +%s.%N)
-  until [ "$(count "$1")" -ge "$2" ]; do sleep 0.2; done
-  since "$start"
+N=${1:-10000}
+SCALE=${2:-0.05}
+DURATION=${DURATION:-10s}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
 }
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
+trap cleanup EXIT
 
-"$work/devstack" -samples=false -data-dir "$work/dev" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$work/devstack.log" 2>&1 &
-until curl -sf localhost:8080/health >/dev/null; do sleep 0.2; done
-API=http://127.0.0.1:8080
+cd "$ROOT"
+go build -o "$WORK/devstack" ./cmd/devstack
+go build -o "$WORK/api" ./cmd/api
+go build -o "$WORK/loadgen" ./cmd/loadgen
+cat > "$WORK/static.go" <<'GO'
+package main
 
-echo "--- pushing $N versions"
-start=$(date +%s.%N)
-EPR_OCI_REGISTRY=http://127.0.0.1:5000 "$work/loadgen" -versions "$N" -log-level warn
-pushed=$(since "$start")
-left=$(wait_for "$API" "$N")
-echo "pushed in ${pushed}s; all indexed ${left}s after the last push"
+import (
+	"net/http"
+	"os"
+	"strconv"
+)
 
-apipid=$(pgrep -f "$work/devstack" | head -1)
-name=load_00000
-ver=$(curl -sf "$API/search?package=$name" | jq -r '.[0].version')
-curl -sf "$API/search?all=true" >"$work/all.json"
-"$work/static" -address 127.0.0.1:8099 -file "$work/all.json" &
-until curl -sf localhost:8099/ >/dev/null; do sleep 0.1; done
-
-printf '| route | req/s | MB/s | p50 | p99 |\n| --- | --- | --- | --- | --- |\n'
-run() { # label url
-  out=$(wrk -t2 -c32 -d"$DUR" --latency "$2")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  tr=$(awk '/Transfer\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$tr" "$p50" "$p99"
+func main() {
+	body, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	n := strconv.Itoa(len(body))
+	http.ListenAndServe(os.Args[2], http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", n)
+		w.Write(body)
+	}))
 }
-run "/search?all=true" "$API/search?all=true"
-run "static bytes of the same size" "http://127.0.0.1:8099/"
-run "/search" "$API/search?kibana.version=8.15.0"
-run "/search?package=$name" "$API/search?package=$name"
-run "/categories" "$API/categories"
-run "/package/$name/$ver/" "$API/package/$name/$ver/"
-run "zip" "$API/epr/$name/$name-$ver.zip"
-run "static file" "$API/package/$name/$ver/docs/README.md"
-echo "API (dev stack process, registry included) RSS: $(( $(awk '/VmRSS/ {print $2}' /proc/$apipid/status) / 1024 )) MB"
+GO
+(cd "$WORK" && go build -o static static.go)
 
-echo "--- cold sync: a second all-in-one API, empty data directory"
-start=$(date +%s.%N)
-"$work/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -data-dir "$work/cold" -address 127.0.0.1:8090 -mock-fallback=false >"$work/cold.log" 2>&1 &
-until curl -sf localhost:8090/health >/dev/null; do sleep 0.1; done
-secs=$(wait_for http://127.0.0.1:8090 "$N")
-echo "cold sync of $N versions: ${secs}s after the API answered ($(since "$start")s from start)"
-coldpid=$(pgrep -f "$work/api" | head -1)
-echo "all-in-one RSS after the cold sync: $(( $(awk '/VmRSS/ {print $2}' /proc/$coldpid/status) / 1024 )) MB"
+wait_http() { # url seconds
+  local deadline=$((SECONDS + $2))
+  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+    if ((SECONDS > deadline)); then echo "timed out waiting for $1" >&2; exit 1; fi
+    sleep 0.05
+  done
+}
+count() { curl -fsS "$1/search?all=true&prerelease=true" | jq length; }
+wait_count() { # base want seconds
+  local deadline=$((SECONDS + $3))
+  until [[ "$(count "$1" 2>/dev/null || echo 0)" == "$2" ]]; do
+    if ((SECONDS > deadline)); then echo "timed out: $1 serves $(count "$1") of $2" >&2; exit 1; fi
+    sleep 0.2
+  done
+}
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc; }
+
+"$WORK/devstack" -samples=false -data-dir "$WORK/devstack-data" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$WORK/devstack.log" 2>&1 &
+PIDS+=($!)
+wait_http http://127.0.0.1:5000/v2/ 60
+
+t=$(now)
+"$WORK/loadgen" -oci-registry http://127.0.0.1:5000 -versions "$N" -size-scale "$SCALE" -log-level warn
+echo "loadgen: $N versions pushed in $(since "$t") s"
+wait_count http://127.0.0.1:8080 "$N" 1800 # the dev stack's own pipeline, so it is idle from here on
+echo "dev stack: all $N indexed $(since "$t") s after the first push"
+
+# The API under test: a fresh all-in-one whose start-up resync finds everything (no
+# notifications are configured towards it).
+API=http://127.0.0.1:8090
+t=$(now)
+"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -data-dir "$WORK/api-data" -log-level warn >"$WORK/api.log" 2>&1 &
+APIPID=$!
+PIDS+=($APIPID)
+wait_http "$API/health" 60
+wait_count "$API" "$N" 1800
+COLD=$(since "$t")
+echo "cold sync of $N versions: $COLD s"
+
+kill "$APIPID"; wait "$APIPID" 2>/dev/null || true
+t=$(now)
+"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -data-dir "$WORK/api-data" -log-level warn >>"$WORK/api.log" 2>&1 &
+APIPID=$!
+PIDS+=($APIPID)
+wait_http "$API/health?ready=true" 120
+RESTART=$(since "$t")
+echo "restart from bbolt to ready: $RESTART s ($(count "$API") versions served)"
+sleep "${SETTLE:-10}" # let the start-up resync (tag listings only, nothing downloaded) finish
+
+P=$(curl -fsS "$API/search" | jq -r ".[$((N / 8))] | .name + \"/\" + .version")
+NAME=${P%/*}; VER=${P#*/}
+ROUTES=(
+  "/search?all=true"
+  "/search"
+  "/search?package=$NAME"
+  "/categories"
+  "/package/$NAME/$VER/"
+  "/epr/$NAME/$NAME-$VER.zip"
+  "/package/$NAME/$VER/manifest.yml"
+)
+for r in "${ROUTES[@]}"; do curl -fsS -o /dev/null "$API$r"; done # warm caches and the blob cache
+curl -fsS -o "$WORK/all.json" "$API/search?all=true"
+"$WORK/static" "$WORK/all.json" 127.0.0.1:8099 &
+PIDS+=($!)
+wait_http http://127.0.0.1:8099/ 10
+
+rps() { wrk -t2 -c32 -d"$DURATION" "$1" | awk '/Requests\/sec/ {print $2}'; }
+printf '\n%-44s %12s %14s\n' "route (N=$N, size-scale $SCALE)" "req/s" "body bytes"
+for r in "${ROUTES[@]}"; do
+  bytes=$(curl -fsS "$API$r" | wc -c)
+  printf '%-44s %12s %14s\n' "$r" "$(rps "$API$r")" "$bytes"
+done
+STATIC=$(rps http://127.0.0.1:8099/)
+OURS=$(rps "$API/search?all=true")
+printf '%-44s %12s %14s\n' "static bytes of /search?all=true" "$STATIC" "$(wc -c <"$WORK/all.json")"
+printf '%-44s %12s\n' "/search?all=true ÷ static (again)" "$(echo "scale=2; $OURS / $STATIC" | bc)"
+printf '%-44s %12s\n' "RSS of the all-in-one (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$APIPID/status)"
+printf '%-44s %12s\n' "cold sync (s)" "$COLD"
+printf '%-44s %12s\n' "restart from bbolt to ready (s)" "$RESTART"

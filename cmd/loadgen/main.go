@@ -1,6 +1,6 @@
-// Command loadgen fills a registry with a synthetic catalog of realistic package versions
-// (internal/loadgen), for measuring a running stack at scale. It only reads flags and wires
-// internal/loadgen and internal/oci together.
+// Command loadgen fills an OCI registry with N synthetic package versions of realistic size and
+// shape (internal/loadgen), pushed in parallel, to measure the pipeline and the API at the size of
+// Elastic's public registry. It only reads flags and calls loadgen.Push.
 package main
 
 import (
@@ -8,6 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/flagenv"
@@ -15,41 +19,49 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 )
 
-func main() { flagenv.Main("loadgen", run) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	flagenv.Exit("loadgen", run(ctx, os.Args[1:], os.LookupEnv))
+}
 
 type options struct {
 	registry    oci.Config
 	repository  string
-	catalog     loadgen.Options
-	from        int
+	versions    int
 	parallelism int
+	gen         loadgen.Options
 	logLevel    string
+	logType     string
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
-	var o options
+	o := options{gen: loadgen.Defaults()}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	o.registry.RegisterFlags(fs)
-	fs.StringVar(&o.repository, "oci-repository", "packages", "base repository to push under (<base>/<name>:<version>)")
-	fs.IntVar(&o.catalog.Versions, "versions", 1000, "versions to push")
-	fs.IntVar(&o.from, "from", 0, "index of the first version (to add to a catalog pushed before)")
-	fs.IntVar(&o.catalog.VersionsPerName, "versions-per-name", 10, "versions of each package name")
-	fs.IntVar(&o.catalog.DashboardBytes, "dashboard-bytes", 512<<10, "uncompressed dashboard bytes of a typical package")
-	fs.IntVar(&o.catalog.LargeEvery, "large-every", 100, "every n-th version is 16 times larger (negative: none)")
-	fs.Uint64Var(&o.catalog.Seed, "seed", 0, "varies the catalog; equal flags push equal bytes")
-	fs.IntVar(&o.parallelism, "parallelism", 8, "pushes at once")
+	fs.StringVar(&o.repository, "oci-repository", "packages", "base repository: versions go to <base>/<name>:<version>")
+	fs.IntVar(&o.versions, "versions", 1000, "number of package versions to push (4 per name)")
+	fs.IntVar(&o.parallelism, "parallelism", 8, "concurrent pushes")
+	fs.Uint64Var(&o.gen.Seed, "seed", o.gen.Seed, "generator seed; equal seeds push equal digests")
+	fs.Float64Var(&o.gen.SizeScale, "size-scale", o.gen.SizeScale, "multiplier of the dashboard bytes (1: zips of a few hundred KB, a few MB for the large ones)")
+	fs.IntVar(&o.gen.LargeEvery, "large-every", o.gen.LargeEvery, "every n-th version is very large; 0: none")
+	fs.IntVar(&o.gen.Offset, "offset", 0, "index of the first version, to add versions after an earlier run")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logType, "log-type", "dev", "ecs (JSON) or dev (text)")
 	if err := flagenv.Parse(fs, args, lookup); err != nil {
-		return options{}, err
+		return o, err
 	}
-	if fs.NArg() > 0 {
-		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if o.registry.Registry == "" {
-		return options{}, errors.New("-oci-registry is required")
-	}
-	if o.catalog.Versions <= 0 || o.from < 0 {
-		return options{}, errors.New("-versions must be positive and -from not negative")
+	switch {
+	case o.registry.Registry == "":
+		return o, errors.New("-oci-registry is required")
+	case o.versions < 1:
+		return o, fmt.Errorf("-versions must be at least 1, not %d", o.versions)
+	case o.parallelism < 1:
+		return o, fmt.Errorf("-parallelism must be at least 1, not %d", o.parallelism)
+	case o.gen.SizeScale < 0:
+		return o, fmt.Errorf("-size-scale must not be negative, not %g", o.gen.SizeScale)
+	case o.gen.LargeEvery < 0 || o.gen.Offset < 0:
+		return o, errors.New("-large-every and -offset must not be negative")
 	}
 	return o, nil
 }
@@ -59,7 +71,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if err != nil {
 		return err
 	}
-	log, err := flagenv.Logger(o.logLevel, "dev")
+	log, err := flagenv.Logger(o.logLevel, o.logType)
 	if err != nil {
 		return err
 	}
@@ -67,15 +79,23 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if err != nil {
 		return err
 	}
-	last := time.Now()
-	st, err := loadgen.Push(ctx, client, o.repository, o.catalog, o.from, o.from+o.catalog.Versions, o.parallelism, func(st loadgen.Stats) {
-		if time.Since(last) >= 2*time.Second {
-			last = time.Now()
-			log.Info("pushing", "done", st.Pushed, "of", o.catalog.Versions, "MB", st.Bytes>>20)
+	start := time.Now()
+	step := max(o.versions/10, 1)
+	pushed, err := loadgen.Push(ctx, client, o.repository, o.versions, o.parallelism, o.gen, func(done int) {
+		if done%step == 0 {
+			log.Info("pushing", "done", done, "of", o.versions, "elapsed", time.Since(start).Round(time.Millisecond))
 		}
 	})
-	secs := st.Duration.Seconds()
-	log.Info("pushed", "versions", st.Pushed, "MB", st.Bytes>>20, "seconds", fmt.Sprintf("%.1f", secs),
-		"versions_per_second", fmt.Sprintf("%.0f", float64(st.Pushed)/secs), "MB_per_second", fmt.Sprintf("%.1f", float64(st.Bytes)/secs/(1<<20)))
-	return err
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	for _, p := range pushed {
+		bytes += int64(p.ZipBytes)
+	}
+	took := time.Since(start)
+	log.Info("pushed", slog.Int("versions", len(pushed)), slog.Int64("zip_bytes", bytes),
+		slog.Duration("took", took.Round(time.Millisecond)),
+		slog.Float64("versions_per_second", float64(len(pushed))/took.Seconds()))
+	return nil
 }

@@ -99,29 +99,16 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 	if proxied {
 		return s.serveProxiedQuery(c, snap, q, f, cc)
 	}
-	resp, ok := s.rendered(c, snap, q, cacheKey{q.kind, "\x00" + f.Key()}, func() ([]byte, error) { return q.render(snap, f) })
-	if ok {
-		snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
-		s.writeJSON(c, resp, cc)
-	}
-	return q.label
-}
-
-// rendered returns the snapshot's response under key, rendering and caching it when absent; a
-// render failure is answered here (ok false).
-func (s *Server) rendered(c echo.Context, snap *Snapshot, q *queryRoute, key cacheKey, render func() ([]byte, error)) (*cachedResponse, bool) {
-	if resp, ok := snap.cache.get(key); ok {
-		return resp, true
-	}
-	body, err := render()
+	normal := cacheKey{q.kind, "\x00" + f.Key()}
+	resp, err := snap.cache.render(normal, s.cfg.ResponseCacheBytes, func() ([]byte, error) { return q.render(snap, f) })
 	if err != nil {
-		s.log.Error("rendering a response failed", "route", q.label, "query", c.Request().URL.RawQuery, "err", err)
+		s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
 		s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)
-		return nil, false
+		return q.label
 	}
-	resp := newCachedResponse(body)
-	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
-	return resp, true
+	snap.cache.alias(key, resp, s.cfg.ResponseCacheBytes)
+	s.writeJSON(c, resp, cc)
+	return q.label
 }
 
 func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
@@ -130,24 +117,17 @@ func (s *Server) handlePackage(c echo.Context, snap *Snapshot) string {
 	if !ok {
 		return label
 	}
-	key := cacheKey{kindPackage, name + "/" + version}
-	if resp, ok := snap.cache.get(key); ok {
-		s.writeJSON(c, resp, s.ccIndex)
-		return label
-	}
 	e, found := snap.Lookup(name, version)
 	if !found {
 		s.versionNotHeld(c)
 		return label
 	}
-	body, err := packages.Encode(e.Package)
+	resp, err := e.packageResponse(s.cfg.ResponseCacheBytes >= 0)
 	if err != nil {
 		s.log.Error("rendering package failed", "package", name, "version", version, "err", err)
 		s.writeError(c, http.StatusInternalServerError, "internal server error", nil)
 		return label
 	}
-	resp := newCachedResponse(body)
-	snap.cache.put(key, resp, s.cfg.ResponseCacheBytes)
 	s.writeJSON(c, resp, s.ccIndex)
 	return label
 }

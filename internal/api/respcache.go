@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ func newCachedResponse(body []byte) *cachedResponse {
 }
 
 // cacheKey separates the routes sharing a cache: the route kind plus the
-// raw query (search, categories) or "<name>/<version>" (package).
+// raw query.
 type cacheKey struct {
 	kind byte
 	key  string
@@ -41,7 +42,6 @@ type cacheKey struct {
 const (
 	kindSearch byte = iota + 1
 	kindCategories
-	kindPackage
 )
 
 // responseCache belongs to one Snapshot, so an index change invalidates it
@@ -53,6 +53,45 @@ type responseCache struct {
 	m     map[cacheKey]*cachedResponse
 	cost  map[cacheKey]int64
 	bytes int64
+
+	flights sync.Map // cacheKey → *flight: renders under way
+}
+
+// flight is one render that concurrent requests for the same key wait for, so the first
+// /search?all=true after a change is assembled once, not once per client asking meanwhile.
+type flight struct {
+	done chan struct{}
+	resp *cachedResponse
+	err  error
+}
+
+// render returns the response cached under k, or renders it once however many callers ask at
+// the same time, and caches it within budget.
+func (c *responseCache) render(k cacheKey, budget int64, fn func() ([]byte, error)) (*cachedResponse, error) {
+	if r, ok := c.get(k); ok {
+		return r, nil
+	}
+	f := &flight{done: make(chan struct{})}
+	if other, loaded := c.flights.LoadOrStore(k, f); loaded {
+		f = other.(*flight)
+		<-f.done
+		return f.resp, f.err
+	}
+	defer func() {
+		if f.resp == nil && f.err == nil { // fn panicked: the waiters get an error, not nil
+			f.err = errors.New("rendering the response failed")
+		}
+		c.flights.Delete(k)
+		close(f.done)
+	}()
+	body, err := fn()
+	if err != nil {
+		f.err = err
+		return nil, err
+	}
+	f.resp = newCachedResponse(body)
+	c.put(k, f.resp, budget)
+	return f.resp, nil
 }
 
 func (c *responseCache) get(k cacheKey) (*cachedResponse, bool) {

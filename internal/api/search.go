@@ -40,13 +40,13 @@ func (s *Snapshot) Search(f *Filter) []Result {
 		}
 	}
 	if f.Package != "" {
-		if g := s.groups.get(f.Package); g != nil {
+		if g := s.group(f.Package); g != nil {
 			visit(g)
 		}
 		return out
 	}
-	for _, name := range s.groups.names {
-		visit(s.groups.get(name))
+	for _, name := range s.names {
+		visit(s.group(name))
 	}
 	return out
 }
@@ -225,8 +225,8 @@ type CategoryCount struct {
 // Categories runs a /categories query over the latest version per name.
 func (s *Snapshot) Categories(f *Filter) []CategoryCount {
 	counts := map[string]int{}
-	for _, name := range s.groups.names {
-		for _, e := range s.pick(s.groups.get(name), f, false) {
+	for _, name := range s.names {
+		for _, e := range s.pick(s.group(name), f, false) {
 			countCategories(counts, e.Package, f.IncludePolicyTemplates)
 		}
 	}

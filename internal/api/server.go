@@ -134,18 +134,34 @@ func (s *Server) Load(records []*index.Record) {
 // LoadStore loads every record of the local replica. Records that do not
 // decode are logged and skipped, like in Load.
 func (s *Server) LoadStore(db *store.DB) error {
-	var recs []*index.Record
+	type stored struct {
+		key   string
+		value []byte
+	}
+	var raw []stored
 	err := db.ForEachPackage(func(key string, value []byte) error {
-		r, err := index.Decode(value)
-		if err != nil {
-			s.log.Error("skipping undecodable record in the store", "key", key, "err", err)
-			return nil
-		}
-		recs = append(recs, r)
+		// bbolt's bytes live only as long as its transaction; decoding happens after it.
+		raw = append(raw, stored{key, append([]byte(nil), value...)})
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("load store: %w", err)
+	}
+	decoded := make([]*index.Record, len(raw))
+	parallel(len(raw), func(i int) {
+		r, err := index.Decode(raw[i].value)
+		if err != nil {
+			s.log.Error("skipping undecodable record in the store", "key", raw[i].key, "err", err)
+			return
+		}
+		raw[i].value = nil
+		decoded[i] = r
+	})
+	recs := decoded[:0]
+	for _, r := range decoded {
+		if r != nil {
+			recs = append(recs, r)
+		}
 	}
 	s.Load(recs)
 	return nil
@@ -174,14 +190,14 @@ func (s *Server) published(prev, next *Snapshot) {
 		s.metrics.indexed.Set(0)
 		s.metrics.mockMode.Set(1)
 	} else {
-		s.metrics.indexed.Set(float64(next.Len()))
+		s.metrics.indexed.Set(float64(next.count))
 		s.metrics.mockMode.Set(0)
 	}
 	switch {
 	case next.mock && (prev == nil || !prev.mock):
 		s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
-			"mock_packages", next.Len())
+			"mock_packages", next.count)
 	case !next.mock && prev != nil && prev.mock:
-		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.Len())
+		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.count)
 	}
 }

@@ -16,7 +16,10 @@ import (
 type Snapshot struct {
 	gen    uint64
 	mock   bool
-	groups *groupMap
+	names  []string // sorted, byte order
+	groups map[string]*group
+	over   map[string]*group // overrides groups; a nil value is a name gone (see Catalog)
+	count  int
 	cache  responseCache
 }
 
@@ -27,17 +30,24 @@ func (s *Snapshot) Generation() uint64 { return s.gen }
 func (s *Snapshot) Mock() bool { return s.mock }
 
 // Len is the number of package versions served.
-func (s *Snapshot) Len() int { return s.groups.versions }
+func (s *Snapshot) Len() int { return s.count }
 
 // Lookup finds a version by its exact name and version, ignoring every
 // filter, as /package, /epr and file routes do.
 func (s *Snapshot) Lookup(name, version string) (*Entry, bool) {
-	g := s.groups.get(name)
+	g := s.group(name)
 	if g == nil {
 		return nil, false
 	}
 	e, ok := g.byVersion[version]
 	return e, ok
+}
+
+func (s *Snapshot) group(name string) *group {
+	if g, ok := s.over[name]; ok {
+		return g
+	}
+	return s.groups[name]
 }
 
 // group is every version of one package name.
@@ -70,10 +80,35 @@ type Entry struct {
 	searchOnce sync.Once
 	searchJSON []byte // search item indented for array depth 1
 	searchErr  error
+
+	// The /package/<n>/<v>/ response lives with the entry rather than in a snapshot's response
+	// cache: entries outlive the snapshots that share them, so a change to one version leaves
+	// the rendered documents of all the others in place.
+	pkgOnce sync.Once
+	pkgResp *cachedResponse
+	pkgErr  error
 }
 
-// Record is the index record the entry came from; for mock packages it is
-// synthetic and its blobs live in memory.
+// packageResponse is the rendered package document; keep false renders it afresh each time
+// (the response cache switched off).
+func (e *Entry) packageResponse(keep bool) (*cachedResponse, error) {
+	render := func() (*cachedResponse, error) {
+		body, err := packages.Encode(e.Package)
+		if err != nil {
+			return nil, err
+		}
+		return newCachedResponse(body), nil
+	}
+	if !keep {
+		return render()
+	}
+	e.pkgOnce.Do(func() { e.pkgResp, e.pkgErr = render() })
+	return e.pkgResp, e.pkgErr
+}
+
+// Record is the index record the entry came from, without its Document (the
+// parsed Package holds it); for mock packages it is synthetic and its blobs
+// live in memory.
 func (e *Entry) Record() *index.Record { return e.rec }
 
 // IsMock reports a built-in mock package.
@@ -99,7 +134,11 @@ func newFacts(r *index.Record) (*facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &facts{rec: r, doc: &doc, ver: v, prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
+	// The raw document is parsed now and never read again; keeping it would hold every
+	// version's JSON twice (the record's and the parsed one's strings).
+	kept := *r
+	kept.Document = nil
+	f := &facts{rec: &kept, doc: &doc, ver: v, prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
 	if fv, err := semver.NewVersion(doc.FormatVersion); err == nil {
 		f.format = semver.New(fv.Major(), fv.Minor(), 0, "", "")
 	}
@@ -172,4 +211,13 @@ func buildGroup(name string, vs map[string]*facts, old *group) *group {
 		g.byVersion[f.doc.Version] = e
 	}
 	return g
+}
+
+func sortedKeys(m map[string]*group) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -51,7 +51,7 @@ func TestRenderFailures(t *testing.T) {
 	f.ver, _ = packages.ParseVersion("1.0.0")
 	e := &Entry{facts: f, Package: bad}
 	g := &group{versions: []*Entry{e}, byVersion: map[string]*Entry{"1.0.0": e}}
-	ts.Catalog().cur.Store(&Snapshot{gen: 99, groups: newGroupMap(map[string]*group{"bad": g})})
+	ts.Catalog().cur.Store(&Snapshot{gen: 99, names: []string{"bad"}, groups: map[string]*group{"bad": g}, count: 1})
 
 	// Search items hold no free-form JSON, so /search cannot fail this way
 	// (its 404 "fetching package failed" row is unreachable from memory).

@@ -1,197 +1,233 @@
-// Package loadgen owns the synthetic catalogs of the scale benchmarks: deterministic package
-// versions of realistic shape (several data streams with fields files, ingest pipelines,
-// dashboards of realistic size, a few very large packages) and their parallel push to a
-// registry. Benchmarks, tests and cmd/loadgen use it alike.
+// Package loadgen owns the synthetic catalogue used to measure the system at the size of
+// Elastic's public registry: deterministic package specs of realistic size and shape (several
+// data streams with fields files and pipelines, dashboards, a few very large versions), and a
+// parallel pusher that fills an OCI registry with them through oci.Client.PushPackage. Benchmarks
+// use it as a library; cmd/loadgen lets a person fill a running registry.
 package loadgen
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
 )
 
-// Options shape a catalog.
+// VersionsPerName is how many versions share one package name, as in packagetest.Many.
+const VersionsPerName = 4
+
+// Options shape the generated versions. The zero value is not useful; start from Defaults.
 type Options struct {
-	// Versions is how many package versions the catalog holds.
-	Versions int
-	// VersionsPerName is how many versions each package name has (default 10).
-	VersionsPerName int
-	// DashboardBytes is the uncompressed size of a typical package's dashboards (default
-	// 512 KiB: with fields and manifests, a zip of 100–200 KB).
-	DashboardBytes int
-	// LargeEvery makes every LargeEvery-th version 16 times larger (default 100; negative:
-	// none), like the few Elastic packages with dozens of dashboards.
-	LargeEvery int
-	// Seed varies the catalog; equal options give equal bytes.
+	// Seed makes the output reproducible: equal seeds give equal zips (and digests).
 	Seed uint64
+	// SizeScale multiplies the bytes of the Kibana assets. 1 gives zips of a few hundred KB
+	// to a few MB; benchmarks that only need the package documents use a small scale, which
+	// keeps the documents (they list the files, not their sizes) exactly as they would be.
+	SizeScale float64
+	// LargeEvery makes every n-th version very large (several MB at scale 1); 0 means none.
+	LargeEvery int
+	// Offset shifts the version numbering, so a second run adds versions after the first.
+	Offset int
 }
 
-func (o Options) withDefaults() Options {
-	if o.VersionsPerName <= 0 {
-		o.VersionsPerName = 10
+// Defaults are the realistic shape.
+func Defaults() Options { return Options{Seed: 1, SizeScale: 1, LargeEvery: 500} }
+
+// Name and Version of the i-th generated version. Names hold VersionsPerName versions each:
+// a 0.x, two 1.x and a prerelease, so latest-version logic has work to do.
+func Name(i int) string { return fmt.Sprintf("load_%05d", i/VersionsPerName) }
+
+func Version(i int) string {
+	switch i % VersionsPerName {
+	case 0:
+		return "0.9.0"
+	case 1:
+		return fmt.Sprintf("1.%d.0", i%7)
+	case 2:
+		return fmt.Sprintf("1.%d.1", i%7)
+	default:
+		return "2.0.0-beta1"
 	}
-	if o.DashboardBytes <= 0 {
-		o.DashboardBytes = 512 << 10
-	}
-	if o.LargeEvery == 0 {
-		o.LargeEvery = 100
-	}
-	return o
 }
 
-// Name and Version of the i-th version of a catalog.
-func (o Options) Name(i int) string {
-	o = o.withDefaults()
-	return fmt.Sprintf("load_%05d", i/o.VersionsPerName)
-}
+var inputs = []string{"filestream", "cel", "httpjson", "tcp", "udp", "aws-s3", "logfile", "winlog"}
 
-// Version of the i-th version: ascending minors per name, every fifth name's newest a
-// prerelease, so latest-per-name and prerelease filtering have work to do.
-func (o Options) Version(i int) string {
-	o = o.withDefaults()
-	j := i % o.VersionsPerName
-	if j == o.VersionsPerName-1 && (i/o.VersionsPerName)%5 == 0 {
-		return fmt.Sprintf("1.%d.0-rc1", j)
-	}
-	return fmt.Sprintf("1.%d.0", j)
-}
-
-// Spec is the i-th version of the catalog.
-func (o Options) Spec(i int) packagetest.Spec {
-	o = o.withDefaults()
-	rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
+// Spec returns the i-th version's package spec.
+func Spec(i int, o Options) packagetest.Spec {
+	i += o.Offset
+	r := rand.New(rand.NewPCG(o.Seed, uint64(i/VersionsPerName)))
 	cats := packages.Categories()
-	name := o.Name(i)
-	s := packagetest.Integration()
-	s.Name, s.Version = name, o.Version(i)
-	s.Title = "Load " + strings.TrimPrefix(name, "load_")
-	s.Description = "Synthetic package " + name + " for scale benchmarks."
-	s.Categories = []string{cats[rng.IntN(len(cats))].ID, cats[rng.IntN(len(cats))].ID}
+	name := Name(i)
+	s := packagetest.Spec{
+		Name: name, Version: Version(i),
+		Title:         fmt.Sprintf("Load %d", i/VersionsPerName),
+		Description:   fmt.Sprintf("Collect logs and metrics from system %d.", i/VersionsPerName),
+		Type:          packages.TypeIntegration,
+		Categories:    []string{cats[r.IntN(len(cats))].ID, cats[r.IntN(len(cats))].ID},
+		OwnerGithub:   "elastic/integrations",
+		OwnerType:     "elastic",
+		SourceLicense: "Elastic-2.0",
+		Icons:         []packagetest.Image{{Src: "/img/logo.svg", Title: "logo", Size: "32x32", Type: "image/svg+xml"}},
+		Screenshots:   []packagetest.Image{{Src: "/img/overview.png", Title: "Overview", Size: "2x2", Type: "image/png"}},
+		ExtraFiles: map[string][]byte{
+			"LICENSE.txt":   []byte("Elastic License 2.0\n"),
+			"changelog.yml": []byte("- version: " + Version(i) + "\n  changes: []\n"),
+		},
+	}
 	if s.Categories[0] == s.Categories[1] {
 		s.Categories = s.Categories[:1]
 	}
-	switch rng.IntN(4) {
-	case 0:
-		s.KibanaVersion = "^8.13.0"
-	case 1:
-		s.KibanaVersion = "^8.15.0 || ^9.0.0"
+	if r.IntN(3) > 0 {
+		s.KibanaVersion = "^8.13.0 || ^9.0.0"
 	}
-	files := map[string][]byte{
-		"changelog.yml": []byte("- version: " + s.Version + "\n  changes: []\n"),
-		"LICENSE.txt":   []byte("Elastic License 2.0\n"),
+	// One name in ten is an input package: no data streams, one policy template.
+	if r.IntN(10) == 0 {
+		s.Type = packages.TypeInput
+		in := inputs[r.IntN(len(inputs))]
+		s.PolicyTemplates = []packagetest.PolicyTemplate{{Name: "input", Title: "Input", Description: "Collect with " + in,
+			Input: in, Type: "logs", TemplatePath: "input.yml.hbs"}}
+		addDashboards(s, i, o, 1)
+		return s
 	}
-	// Several data streams with their own fields, as most integrations have.
-	streams := 3 + rng.IntN(6)
-	s.DataStreams = s.DataStreams[:0]
-	var dsNames []string
-	for d := range streams {
+	nStreams := 2 + r.IntN(7)
+	tmpl := packagetest.PolicyTemplate{Name: "main", Title: "Collect", Description: "Collect events", Readme: true}
+	seenInput := map[string]bool{}
+	for d := 0; d < nStreams; d++ {
 		dir := fmt.Sprintf("stream_%d", d)
-		dsNames = append(dsNames, dir)
-		s.DataStreams = append(s.DataStreams, packagetest.DataStream{Dir: dir, Title: "Stream " + dir, DefaultPipeline: d%2 == 0,
-			Streams: []packagetest.Stream{{Input: []string{"filestream", "cel", "httpjson"}[d%3], Title: "Collect " + dir}}})
-		files["data_stream/"+dir+"/fields/fields.yml"] = fieldsFile(rng, dir, 40+rng.IntN(80))
+		in := inputs[r.IntN(len(inputs))]
+		ds := packagetest.DataStream{Dir: dir, Title: "Stream " + dir, DefaultPipeline: r.IntN(2) == 0,
+			Streams: []packagetest.Stream{{Input: in, Title: "Events via " + in}}}
+		if d%3 == 2 {
+			ds.Type = "metrics"
+		}
+		s.DataStreams = append(s.DataStreams, ds)
+		s.ExtraFiles["data_stream/"+dir+"/fields/fields.yml"] = fieldsFile(r, dir, 20+r.IntN(150))
+		s.ExtraFiles["data_stream/"+dir+"/fields/ecs.yml"] = fieldsFile(r, "ecs", 10+r.IntN(30))
+		tmpl.DataStreams = append(tmpl.DataStreams, dir)
+		if !seenInput[in] {
+			seenInput[in] = true
+			tmpl.Inputs = append(tmpl.Inputs, packagetest.Input{Type: in, Title: in})
+		}
 	}
-	s.PolicyTemplates = []packagetest.PolicyTemplate{{Name: "main", Title: "Main", Description: "Collect everything",
-		DataStreams: dsNames, Categories: s.Categories[:1], Readme: true,
-		Inputs: []packagetest.Input{{Type: "filestream", Title: "Files"}, {Type: "cel", Title: "API"}, {Type: "httpjson", Title: "HTTP JSON"}}}}
-	size := o.DashboardBytes
-	if o.LargeEvery > 0 && i%o.LargeEvery == o.LargeEvery-1 {
-		size *= 16
-	}
-	dashboards := 2 + rng.IntN(6)
-	for d := range dashboards {
-		files[fmt.Sprintf("kibana/dashboard/%s-%d.json", name, d)] = dashboard(rng, size/dashboards)
-	}
-	s.ExtraFiles = files
-	s.Readme = "# " + s.Title + "\n\n" + strings.Repeat("This integration collects logs and metrics. ", 40) + "\n"
+	s.PolicyTemplates = []packagetest.PolicyTemplate{tmpl}
+	addDashboards(s, i, o, 1+r.IntN(6))
 	return s
 }
 
-// fieldsFile is a fields.yml with n keyword, long and date fields under the stream's group.
-func fieldsFile(rng *rand.Rand, group string, n int) []byte {
+// fieldsFile declares n keyword or long fields under prefix.
+func fieldsFile(r *rand.Rand, prefix string, n int) []byte {
 	var b strings.Builder
-	b.WriteString("- name: " + group + "\n  type: group\n  fields:\n")
-	types := []string{"keyword", "long", "date", "ip", "boolean", "text"}
-	for f := range n {
-		fmt.Fprintf(&b, "    - name: field_%d_%x\n      type: %s\n      description: Field %d of %s.\n", f, rng.Uint32(), types[rng.IntN(len(types))], f, group)
+	types := []string{"keyword", "long", "ip", "date", "double", "text"}
+	for f := 0; f < n; f++ {
+		fmt.Fprintf(&b, "- name: %s.field_%d_%x\n  type: %s\n  description: Field %d of %s.\n", prefix, f, r.Uint32(), types[r.IntN(len(types))], f, prefix)
 	}
 	return []byte(b.String())
 }
 
-// dashboard is Kibana saved-object JSON of about size bytes: panels whose ids and queries vary,
-// so it compresses about as well as real dashboards (5-10x).
-func dashboard(rng *rand.Rand, size int) []byte {
+// addDashboards adds n dashboards whose bytes total 0.3–2 MB (8–16 MB for every LargeEvery-th
+// version) times SizeScale, which zip to about 0.2–1.2 MB (5–10 MB). Panels carry random ids, so they compress about as
+// carry random visualisation state, so a zip is about two thirds of its raw size, not nothing.
+func addDashboards(s packagetest.Spec, i int, o Options, n int) {
+	// The version index decides the size, the name's generator the rest, so versions of one
+	// name differ in size as releases do.
+	vr := rand.New(rand.NewPCG(o.Seed^0x5eed, uint64(i)))
+	total := 300_000 + vr.IntN(1_700_000)
+	if o.LargeEvery > 0 && i%o.LargeEvery == o.LargeEvery-1 {
+		total = 8_000_000 + vr.IntN(8_000_000)
+	}
+	total = int(float64(total) * o.SizeScale)
+	for d := 0; d < n; d++ {
+		s.ExtraFiles[fmt.Sprintf("kibana/dashboard/%s-%d.json", s.Name, d)] = dashboard(vr, s.Name, d, total/n)
+	}
+}
+
+func dashboard(r *rand.Rand, name string, d, size int) []byte {
 	var b strings.Builder
-	b.WriteString(`{"attributes":{"title":"Overview","panelsJSON":[`)
+	b.Grow(size + 512)
+	fmt.Fprintf(&b, `{"id":"%s-%d","type":"dashboard","attributes":{"title":"%s dashboard %d","panelsJSON":[`, name, d, name, d)
+	state := make([]byte, 96)
 	for p := 0; b.Len() < size; p++ {
 		if p > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"panelIndex":"%016x","gridData":{"x":%d,"y":%d,"w":24,"h":15},"embeddableConfig":{"query":"event.dataset:%x AND host.name:%x","columns":["@timestamp","message","%x"]}}`,
-			rng.Uint64(), rng.IntN(48), rng.IntN(500), rng.Uint32(), rng.Uint32(), rng.Uint32())
+		for k := range state {
+			state[k] = byte(r.Uint32())
+		}
+		fmt.Fprintf(&b, `{"panelIndex":"%016x","gridData":{"x":%d,"y":%d,"w":24,"h":15},"embeddableConfig":{"field":"event.%x","visState":"%s"}}`,
+			r.Uint64(), r.IntN(48), r.IntN(400), r.Uint32(), base64.StdEncoding.EncodeToString(state))
 	}
-	b.WriteString(`]},"type":"dashboard"}` + "\n")
+	b.WriteString("]}}\n")
 	return []byte(b.String())
 }
 
-// Stats is what a Push did.
-type Stats struct {
-	Pushed   int
-	Bytes    int64
-	Duration time.Duration
+// Zip builds the i-th version's zip.
+func Zip(i int, o Options) []byte { return packagetest.Build(Spec(i, o)) }
+
+// Pushed is one version in the registry.
+type Pushed struct {
+	Name, Version, Repository, Tag, Digest string
+	ZipBytes                               int
 }
 
-// Push builds and pushes versions [from, to) of the catalog to repositoryBase/<name>:<version>
-// with parallel workers (default 8). Zips are built by the workers, so memory stays small at
-// any catalog size. progress, when set, is called after each push.
-func Push(ctx context.Context, client *oci.Client, repositoryBase string, o Options, from, to, parallel int, progress func(Stats)) (Stats, error) {
-	if parallel <= 0 {
-		parallel = 8
+// Push builds versions [0, n) and pushes each to "<repository>/<name>:<version>" with
+// parallelism workers (as the per-package layout of docs/artifact-layout.md). It stops at the
+// first error. progress, if not nil, is called after each push with the number done.
+func Push(ctx context.Context, c *oci.Client, repository string, n, parallelism int, o Options, progress func(done int)) ([]Pushed, error) {
+	if parallelism < 1 {
+		parallelism = 1
 	}
-	start := time.Now()
-	var next atomic.Int64
-	next.Store(int64(from))
-	var pushed, bytes atomic.Int64
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]Pushed, n)
+	var next, done atomic.Int64
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range parallel {
-		wg.Go(func() {
-			for ctx.Err() == nil {
+	for w := 0; w < parallelism; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
 				i := int(next.Add(1) - 1)
-				if i >= to {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				spec := o.Spec(i)
-				zip := packagetest.Build(spec)
-				tag := strings.ReplaceAll(spec.Version, "+", "_")
-				if _, err := client.PushPackage(ctx, repositoryBase+"/"+spec.Name, tag, zip, nil, nil); err != nil {
+				zip := Zip(i, o)
+				p := Pushed{Name: Name(i + o.Offset), Version: Version(i + o.Offset), ZipBytes: len(zip)}
+				p.Repository = repository + "/" + p.Name
+				p.Tag = strings.ReplaceAll(p.Version, "+", "_")
+				desc, err := c.PushPackage(ctx, p.Repository, p.Tag, zip, nil, nil)
+				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("push %s %s: %w", spec.Name, spec.Version, err)
+						firstErr = err
 					}
 					mu.Unlock()
 					cancel()
 					return
 				}
-				st := Stats{Pushed: int(pushed.Add(1)), Bytes: bytes.Add(int64(len(zip))), Duration: time.Since(start)}
+				p.Digest = desc.Digest.String()
+				out[i] = p
+				d := int(done.Add(1))
 				if progress != nil {
-					progress(st)
+					progress(d)
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
-	st := Stats{Pushed: int(pushed.Load()), Bytes: bytes.Load(), Duration: time.Since(start)}
-	return st, firstErr
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -2,81 +2,111 @@ package loadgen
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"testing"
 
 	"github.com/oci-epr/package-registry/internal/devregistry"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
-	"github.com/oci-epr/package-registry/internal/packages/packagetest"
 )
 
-// Every generated version is a valid package of the name and version the catalog says, of a
-// realistic size, and the same options give the same bytes.
-func TestCatalogIsValidAndDeterministic(t *testing.T) {
-	o := Options{Versions: 30, LargeEvery: 15}
-	var total, largest int
-	for i := range 30 {
-		zip := packagetest.Build(o.Spec(i))
+func TestVersionsAreValidAndRealistic(t *testing.T) {
+	o := Defaults()
+	o.LargeEvery = 5
+	for _, tc := range []struct {
+		i        int
+		min, max int // zip bytes
+	}{
+		{i: 0, min: 100_000, max: 1_500_000},
+		{i: 1, min: 100_000, max: 1_500_000},
+		{i: 3, min: 100_000, max: 1_500_000},
+		{i: 4, min: 4_000_000, max: 12_000_000}, // the LargeEvery-th
+		{i: 13, min: 100_000, max: 1_500_000},
+	} {
+		zip := Zip(tc.i, o)
+		if len(zip) < tc.min || len(zip) > tc.max {
+			t.Errorf("version %d: %d zip bytes, want %d..%d", tc.i, len(zip), tc.min, tc.max)
+		}
 		doc, _, err := packages.ReadBytes(zip, packages.Options{})
 		if err != nil {
-			t.Fatalf("version %d: %v", i, err)
+			t.Fatalf("version %d: %v", tc.i, err)
 		}
-		if doc.Name != o.Name(i) || doc.Version != o.Version(i) {
-			t.Fatalf("version %d is %s %s, want %s %s", i, doc.Name, doc.Version, o.Name(i), o.Version(i))
+		if doc.Name != Name(tc.i) || doc.Version != Version(tc.i) {
+			t.Errorf("version %d is %s %s, want %s %s", tc.i, doc.Name, doc.Version, Name(tc.i), Version(tc.i))
 		}
-		if len(doc.DataStreams) < 3 {
-			t.Fatalf("version %d has %d data streams", i, len(doc.DataStreams))
+		if doc.Type == packages.TypeIntegration && len(doc.DataStreams) < 2 {
+			t.Errorf("version %d: %d data streams", tc.i, len(doc.DataStreams))
 		}
-		total += len(zip)
-		largest = max(largest, len(zip))
-	}
-	avg := total / 30
-	t.Logf("zip size: average %d KB, largest %d KB", avg>>10, largest>>10)
-	if avg < 50<<10 || largest < 4*avg {
-		t.Fatalf("average zip %d bytes, largest %d: not the realistic shape", avg, largest)
-	}
-	if !bytes.Equal(packagetest.Build(o.Spec(7)), packagetest.Build(o.Spec(7))) {
-		t.Fatal("the same version built twice differs")
-	}
-	if bytes.Equal(packagetest.Build(o.Spec(7)), packagetest.Build(Options{Seed: 1}.Spec(7))) {
-		t.Fatal("the seed changes nothing")
 	}
 }
 
-func BenchmarkBuild(b *testing.B) {
-	o := Options{}
-	for i := 0; b.Loop(); i++ {
-		packagetest.Build(o.Spec(i % 99))
+func TestDeterministicAndSeeded(t *testing.T) {
+	o := Defaults()
+	o.SizeScale = 0.05
+	if !bytes.Equal(Zip(7, o), Zip(7, o)) {
+		t.Error("equal options gave different zips")
+	}
+	other := o
+	other.Seed = 2
+	if bytes.Equal(Zip(7, o), Zip(7, other)) {
+		t.Error("another seed gave the same zip")
+	}
+	shifted := o
+	shifted.Offset = 7
+	if !bytes.Equal(Zip(7, o), Zip(0, shifted)) {
+		t.Error("Offset does not shift the numbering")
+	}
+}
+
+func TestNamesAreDistinctVersions(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 400; i++ {
+		k := Name(i) + "@" + Version(i)
+		if seen[k] {
+			t.Fatalf("%s generated twice", k)
+		}
+		seen[k] = true
 	}
 }
 
 func TestPushFillsTheRegistry(t *testing.T) {
-	reg, err := devregistry.Start(t.Context(), devregistry.Options{})
+	ctx := context.Background()
+	reg, err := devregistry.Start(ctx, devregistry.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	client, err := oci.New(oci.Config{Registry: "http://" + reg.Host()})
+	c, err := oci.New(oci.Config{Registry: "http://" + reg.Host()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{VersionsPerName: 4, DashboardBytes: 16 << 10}
+	o := Defaults()
+	o.SizeScale = 0.01
 	var calls atomic.Int64
-	st, err := Push(t.Context(), client, "packages", o, 0, 12, 4, func(Stats) { calls.Add(1) })
+	pushed, err := Push(ctx, c, "packages", 10, 3, o, func(int) { calls.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Pushed != 12 || calls.Load() != 12 || st.Bytes == 0 {
-		t.Fatalf("stats %+v, %d progress calls", st, calls.Load())
+	if len(pushed) != 10 || calls.Load() != 10 {
+		t.Fatalf("%d pushed, %d progress calls", len(pushed), calls.Load())
 	}
-	for _, name := range []string{o.Name(0), o.Name(11)} {
-		tags, err := client.Tags(t.Context(), "packages/"+name)
-		if err != nil {
-			t.Fatal(err)
+	tags, err := c.Tags(ctx, "packages/"+Name(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != VersionsPerName {
+		t.Errorf("tags of %s: %v", Name(5), tags)
+	}
+	for _, p := range pushed {
+		if p.Digest == "" || p.Repository != "packages/"+p.Name {
+			t.Errorf("pushed %+v", p)
 		}
-		if len(tags) != 4 {
-			t.Fatalf("%s has tags %v, want 4", name, tags)
-		}
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Push(cancelled, c, "packages", 10, 2, o, nil); err == nil {
+		t.Error("Push with a cancelled context succeeded")
 	}
 }

@@ -106,7 +106,7 @@ func (rd *reader) dataStreamFields(dir string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := parseFields(data, rel, declared); err != nil {
+		if err := sharedFieldsCache.parseFields(data, rel, declared); err != nil {
 			return nil, err
 		}
 	}

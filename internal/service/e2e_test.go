@@ -33,41 +33,27 @@ const testToken = "e2e-secret-token"
 type forwarder struct {
 	h               atomic.Pointer[http.Handler]
 	webhookFailures atomic.Int64
-	// webhookArrivals, when set, records when each notification arrived.
-	webhookArrivals atomic.Pointer[arrivals]
-}
-
-// arrivals are the times notifications arrived.
-type arrivals struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-func (a *arrivals) add(t time.Time) { a.mu.Lock(); a.times = append(a.times, t); a.mu.Unlock() }
-
-// lastBefore is the latest arrival not after t.
-func (a *arrivals) lastBefore(t time.Time) time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var last time.Time
-	for _, at := range a.times {
-		if !at.After(t) && at.After(last) {
-			last = at
-		}
-	}
-	return last
+	// tap, if set, sees every webhook delivery first; true means it answered it.
+	tap func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.tap != nil && strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.forward(w, r) })
+		if f.tap(w, r, next) {
+			return
+		}
+	}
+	f.forward(w, r)
+}
+
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	h := f.h.Load()
 	if h == nil {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/webhooks/") {
-		if a := f.webhookArrivals.Load(); a != nil {
-			a.add(time.Now())
-		}
 		sw := &statusWriter{ResponseWriter: w}
 		(*h).ServeHTTP(sw, r)
 		if sw.status >= 500 {
@@ -103,7 +89,6 @@ type stack struct {
 	blobGets *sync.Map
 	// webhookFailures counts the notifications answered with a 5xx.
 	webhookFailures *atomic.Int64
-	fwd             *forwarder
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -132,6 +117,8 @@ type stackOptions struct {
 	// noNotifications leaves the registry without a notification endpoint, so that only what a
 	// test posts to the webhooks (or a resync) makes the indexer look.
 	noNotifications bool
+	// webhookTap sees every webhook delivery before the pipeline; true means it answered it.
+	webhookTap func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
 }
 
 // startStackWith is startStack with the options given.
@@ -140,7 +127,7 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	timeouts, hooks := o.timeouts, o.hooks
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	fwd := &forwarder{}
+	fwd := &forwarder{tap: o.webhookTap}
 	ln, err := process.Listen("api", "127.0.0.1:0", fwd)
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +161,10 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	}
 	t.Cleanup(func() { reg.Close() })
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	client, err := oci.New(regCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := testLogger(t)
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
@@ -195,12 +186,8 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	served := make(chan struct{})
 	go func() { defer close(served); _ = process.Serve(ctx, log, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
-	client, err := oci.New(regCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{t: t, reg: reg, client: client, all: all, base: "http://" + ln.Addr(), ctx: ctx, dataDir: dataDir, blobGets: blobGets,
-		webhookFailures: &fwd.webhookFailures, fwd: fwd}
+		webhookFailures: &fwd.webhookFailures}
 	s.eventually("all-in-one ready", 15*time.Second, func() bool { return all.Ready() })
 	return s
 }
