@@ -88,8 +88,13 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 			return options{}, err
 		}
 	}
-	if o.allInOne && o.indexer.Registry.Registry == "" {
-		return options{}, errors.New("-feature-oci-indexer needs -oci-registry")
+	switch {
+	case o.allInOne && o.indexer.Registry.Registry == "" && o.indexer.Layout == "":
+		return options{}, errors.New("-feature-oci-indexer needs -oci-registry (or -oci-layout)")
+	case o.indexer.Registry.Registry != "" && o.indexer.Layout != "":
+		return options{}, errors.New("-oci-registry and -oci-layout exclude each other")
+	case !o.allInOne && o.indexer.Layout != "":
+		return options{}, errors.New("-oci-layout needs -feature-oci-indexer (a standalone replica downloads from a registry)")
 	}
 	o.api.Config.ServiceVersion = version
 	o.api.DataDir = o.dataDir

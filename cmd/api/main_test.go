@@ -89,6 +89,13 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "proxy to a bad URL", args: []string{"-feature-proxy-mode", "-proxy-to=epr.elastic.co"}, err: "-proxy-to must be an http or https URL"},
+		{name: "all-in-one from an OCI layout", args: []string{"-feature-oci-indexer", "-oci-layout", "/srv/layout"}, check: func(t *testing.T, o options) {
+			if o.indexer.Layout != "/srv/layout" || o.indexer.Registry.Registry != "" {
+				t.Errorf("indexer options %+v", o.indexer)
+			}
+		}},
+		{name: "layout and registry", args: []string{"-feature-oci-indexer", "-oci-layout=d", "-oci-registry=r"}, err: "exclude each other"},
+		{name: "layout without all-in-one", args: []string{"-oci-layout=d"}, err: "-oci-layout needs -feature-oci-indexer"},
 		{name: "all-in-one without a registry", args: []string{"-feature-oci-indexer"}, err: "needs -oci-registry"},
 		{name: "sub-second cache time", args: []string{"-cache-time-search=500ms"}, err: "-cache-time-search must be at least 1s"},
 		{name: "bad TLS version", args: []string{"-tls-min-version=1.0"}, err: "-tls-min-version"},

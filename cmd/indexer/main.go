@@ -44,8 +44,11 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if o.indexer.Registry.Registry == "" {
-		return options{}, errors.New("-oci-registry is required")
+	switch {
+	case o.indexer.Registry.Registry == "" && o.indexer.Layout == "":
+		return options{}, errors.New("-oci-registry is required (or -oci-layout)")
+	case o.indexer.Registry.Registry != "" && o.indexer.Layout != "":
+		return options{}, errors.New("-oci-registry and -oci-layout exclude each other")
 	}
 	o.passwordInArgs = flagenv.InArgs(args, "oci-password")
 	return o, nil

@@ -65,12 +65,18 @@ type instance struct {
 // want versions.
 func startInstance(t *testing.T, reg *devregistry.Registry, want int) *instance {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	return startInstanceWith(t, service.IndexerOptions{Registry: regCfg, Repository: "packages", ResyncInterval: time.Hour}, want)
+}
+
+// startInstanceWith is startInstance with an indexer of these options.
+func startInstanceWith(t *testing.T, ix service.IndexerOptions, want int) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t)
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
-		Indexer: service.IndexerOptions{Registry: regCfg, Repository: "packages", ResyncInterval: time.Hour},
+		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: ix.Registry},
+		Indexer: ix,
 		DataDir: t.TempDir(),
 		Log:     log,
 	})

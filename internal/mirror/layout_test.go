@@ -1,16 +1,20 @@
 package mirror_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/oci-epr/package-registry/internal/mirror"
+	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 // TestMirrorThroughLayout is the air-gapped path: mirror into a layout directory, carry it,
@@ -103,4 +107,41 @@ func TestMirrorThroughLayout(t *testing.T) {
 			t.Errorf("%s from the layout pushed by RunLayout: %d, %d bytes (A %d)", p, cc, len(bc), len(ba))
 		}
 	}
+}
+
+// A site without any registry: the all-in-one mode reads the mirrored layout itself
+// (-oci-layout), serves exactly what was mirrored, byte for byte, and picks up what is added to
+// the layout at the next resync.
+func TestAllInOneServesLayout(t *testing.T) {
+	key := newKey(t, "signer")
+	fx := []fixture{{"nginx", "1.0.0", key}, {"nginx", "1.1.0", key}, {"apache", "2.0.0", nil}, {"mysql", "1.0.0", key}}
+	reg1, c1 := startRegistry(t)
+	pushFixtures(t, c1, fx)
+	a := startInstance(t, reg1, len(fx))
+
+	dir := t.TempDir()
+	dest, err := mirror.Layout(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, mirror.Options{From: a.base, To: dest, Selection: mirror.Selection{Packages: []string{"nginx", "apache"}, AllVersions: true}})
+
+	b := startInstanceWith(t, service.IndexerOptions{Layout: dir, Repository: "packages", ResyncInterval: 200 * time.Millisecond}, 3)
+	want := []searchItem{{"apache", "2.0.0"}, {"nginx", "1.0.0"}, {"nginx", "1.1.0"}}
+	if got := b.search(t, "all=true&prerelease=true"); !slices.Equal(got, want) {
+		t.Fatalf("served from the layout: %v, want %v", got, want)
+	}
+	for _, path := range []string{"/package/nginx/1.1.0/", "/epr/nginx/nginx-1.1.0.zip", "/epr/nginx/nginx-1.1.0.zip.sig"} {
+		codeA, bodyA := getBody(t, a.base+path)
+		codeB, bodyB := getBody(t, b.base+path)
+		if codeA != 200 || codeB != 200 || !bytes.Equal(bodyA, bodyB) {
+			t.Fatalf("%s: %d from the source, %d from the layout, equal %v", path, codeA, codeB, bytes.Equal(bodyA, bodyB))
+		}
+	}
+
+	// What a later mirror run adds to the layout is served after the next resync.
+	run(t, mirror.Options{From: a.base, To: dest, Selection: mirror.Selection{Packages: []string{"mysql"}, AllVersions: true}})
+	testkit.Eventually(t, 10*time.Second, "mysql from the layout", func() bool {
+		return slices.Contains(b.search(t, "all=true"), searchItem{"mysql", "1.0.0"})
+	})
 }

@@ -55,18 +55,8 @@ func (c *Client) FetchManifest(ctx context.Context, repository string, desc ocis
 	fail := func(err error) (ocispec.Manifest, []byte, error) {
 		return ocispec.Manifest{}, nil, fmt.Errorf("oci: manifest %s@%s: %w", repository, desc.Digest, err)
 	}
-	switch desc.MediaType {
-	case ocispec.MediaTypeImageManifest, MediaTypeDockerManifest:
-	case ocispec.MediaTypeImageIndex, MediaTypeDockerManifestList:
-		return fail(fmt.Errorf("%w: %s is an index of several manifests, not a package artifact", ErrUnsupportedManifest, desc.MediaType))
-	default:
-		return fail(fmt.Errorf("%w: media type %q is not an image manifest", ErrUnsupportedManifest, desc.MediaType))
-	}
-	if err := desc.Digest.Validate(); err != nil {
+	if err := checkManifestDescriptor(desc); err != nil {
 		return fail(err)
-	}
-	if desc.Size < 0 || desc.Size > MaxManifestBytes {
-		return fail(fmt.Errorf("%w: manifest of %d bytes, the limit is %d", ErrTooLarge, desc.Size, MaxManifestBytes))
 	}
 	repo, err := c.repository(ctx, repository)
 	if err != nil {
@@ -83,14 +73,39 @@ func (c *Client) FetchManifest(ctx context.Context, repository string, desc ocis
 	if err != nil {
 		return fail(err)
 	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrUnsupportedManifest, err))
-	}
-	if err := checkManifest(m, desc.MediaType); err != nil {
+	m, err := decodeManifest(raw, desc.MediaType)
+	if err != nil {
 		return fail(err)
 	}
 	return m, raw, nil
+}
+
+// checkManifestDescriptor refuses, before anything is fetched, a descriptor that cannot name a
+// package manifest.
+func checkManifestDescriptor(desc ocispec.Descriptor) error {
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageManifest, MediaTypeDockerManifest:
+	case ocispec.MediaTypeImageIndex, MediaTypeDockerManifestList:
+		return fmt.Errorf("%w: %s is an index of several manifests, not a package artifact", ErrUnsupportedManifest, desc.MediaType)
+	default:
+		return fmt.Errorf("%w: media type %q is not an image manifest", ErrUnsupportedManifest, desc.MediaType)
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return err
+	}
+	if desc.Size < 0 || desc.Size > MaxManifestBytes {
+		return fmt.Errorf("%w: manifest of %d bytes, the limit is %d", ErrTooLarge, desc.Size, MaxManifestBytes)
+	}
+	return nil
+}
+
+// decodeManifest parses and checks the verified bytes of an image manifest.
+func decodeManifest(raw []byte, mediaType string) (ocispec.Manifest, error) {
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("%w: %v", ErrUnsupportedManifest, err)
+	}
+	return m, checkManifest(m, mediaType)
 }
 
 // checkManifest rejects JSON that claims the media type but is not an image manifest.

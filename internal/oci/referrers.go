@@ -45,22 +45,31 @@ func (c *Client) SignatureOf(ctx context.Context, repository string, subject oci
 	if err != nil || len(refs) == 0 {
 		return nil, err
 	}
-	// Referrer listings have no order; annotations aside, the last listed is as good as any, so
-	// take the one created last when it says so.
+	m, _, err := c.FetchManifest(ctx, repository, newestReferrer(refs))
+	if err != nil {
+		return nil, err
+	}
+	return signatureOf(repository, newestReferrer(refs), m)
+}
+
+// newestReferrer picks among referrers: listings have no order, so the one created last when
+// they say so, else the last listed.
+func newestReferrer(refs []ocispec.Descriptor) ocispec.Descriptor {
 	pick := refs[len(refs)-1]
 	for _, r := range refs {
 		if r.Annotations[ocispec.AnnotationCreated] > pick.Annotations[ocispec.AnnotationCreated] {
 			pick = r
 		}
 	}
-	m, _, err := c.FetchManifest(ctx, repository, pick)
-	if err != nil {
-		return nil, err
-	}
+	return pick
+}
+
+// signatureOf is the signature blob of the signature referrer m (ref).
+func signatureOf(repository string, ref ocispec.Descriptor, m ocispec.Manifest) (*ocispec.Descriptor, error) {
 	if sig := SignatureLayer(m); sig != nil {
 		return sig, nil
 	}
-	return nil, fmt.Errorf("oci: signature referrer %s@%s has no %s layer", repository, pick.Digest, MediaTypeSignature)
+	return nil, fmt.Errorf("oci: signature referrer %s@%s has no %s layer", repository, ref.Digest, MediaTypeSignature)
 }
 
 // SignatureLayer is the signature blob of a signature referrer: its application/pgp-signature

@@ -28,6 +28,9 @@ import (
 // IndexerOptions configures the indexer service.
 type IndexerOptions struct {
 	Registry oci.Config
+	// Layout, when set, is an OCI image layout directory read instead of a registry
+	// (-oci-layout): served as the base repository, picked up by the periodic resync.
+	Layout string
 	// Repository is the base repository of the package layout (-oci-repository).
 	Repository string
 	// Repositories are reconciled on every sync in addition to discovered ones.
@@ -51,6 +54,7 @@ type IndexerOptions struct {
 // is each command's own.
 func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 	o.Registry.RegisterFlags(fs)
+	fs.StringVar(&o.Layout, "oci-layout", "", "OCI image layout directory to read packages from instead of -oci-registry (tags <name>-<version>; changes picked up by the resync)")
 	fs.StringVar(&o.Repository, "oci-repository", "packages", "base repository of the packages")
 	fs.Func("oci-repositories", "comma-separated repositories to reconcile on every sync, besides those discovered", func(v string) error {
 		o.Repositories = flagenv.List(v)
@@ -70,12 +74,14 @@ func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 type Indexer struct {
 	opts   IndexerOptions
 	db     *store.DB
-	client *oci.Client
-	blobs  *oci.Blobs
-	ready  atomic.Bool
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-	ix     atomic.Pointer[indexer.Indexer]
+	source packageSource
+	// tagDigests is the registry's search index (Zot), nil when there is none to ask.
+	tagDigests func(ctx context.Context, repository string) (map[string]string, error)
+	blobs      *oci.Blobs
+	ready      atomic.Bool
+	cancel     context.CancelFunc
+	done       sync.WaitGroup
+	ix         atomic.Pointer[indexer.Indexer]
 }
 
 // BlobDir is the blob cache directory under a data directory.
@@ -91,19 +97,31 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	if opts.MaxZipBytes <= 0 {
 		opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
 	}
-	client, err := oci.New(opts.Registry)
-	if err != nil {
-		return nil, err
+	var src packageSource
+	var tagDigests func(ctx context.Context, repository string) (map[string]string, error)
+	if opts.Layout != "" {
+		layout, err := oci.OpenLayout(opts.Layout, opts.Repository)
+		if err != nil {
+			return nil, err
+		}
+		src = layout
+		opts.Log.Info("reading an OCI layout", "dir", opts.Layout, "served as", opts.Repository)
+	} else {
+		client, err := oci.New(opts.Registry)
+		if err != nil {
+			return nil, err
+		}
+		// Repositories as the registry serves them ("nginx" on Docker Hub is "library/nginx"), so
+		// that records, events and listings all name one repository the same way.
+		opts.Repository = client.CanonicalRepository(opts.Repository)
+		repos := make([]string, len(opts.Repositories))
+		for i, r := range opts.Repositories {
+			repos[i] = client.CanonicalRepository(r)
+		}
+		opts.Repositories = repos
+		opts.Log.Info("registry client", "registry", client.Host(), "credentials", client.Credentials())
+		src, tagDigests = client, searchTagDigests(client)
 	}
-	// Repositories as the registry serves them ("nginx" on Docker Hub is "library/nginx"), so
-	// that records, events and listings all name one repository the same way.
-	opts.Repository = client.CanonicalRepository(opts.Repository)
-	repos := make([]string, len(opts.Repositories))
-	for i, r := range opts.Repositories {
-		repos[i] = client.CanonicalRepository(r)
-	}
-	opts.Repositories = repos
-	opts.Log.Info("registry client", "registry", client.Host(), "credentials", client.Credentials())
 	cache, err := oci.NewBlobCache(BlobDir(opts.DataDir), opts.MaxZipBytes)
 	if err != nil {
 		return nil, err
@@ -113,23 +131,34 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Indexer{opts: opts, db: db, client: client, blobs: &oci.Blobs{Cache: cache, Fetcher: client}, cancel: cancel}
+	s := &Indexer{opts: opts, db: db, source: src, tagDigests: tagDigests, blobs: &oci.Blobs{Cache: cache, Fetcher: src}, cancel: cancel}
 	metrics := indexer.NewMetrics(opts.Metrics)
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
 }
 
-// tagDigests adapts the registry client's search (Zot) to what the indexer asks of it.
-func (s *Indexer) tagDigests(ctx context.Context, repository string) (map[string]string, error) {
-	found, err := s.client.SearchTagDigests(ctx, repository)
-	if err != nil {
-		return nil, err
+// packageSource is where the indexer reads packages: a registry (*oci.Client) or an OCI
+// layout directory (*oci.Layout).
+type packageSource interface {
+	indexer.Registry
+	oci.BlobFetcher
+	Repositories(ctx context.Context) ([]string, error)
+	Host() string
+}
+
+// searchTagDigests adapts the registry client's search (Zot) to what the indexer asks of it.
+func searchTagDigests(client *oci.Client) func(ctx context.Context, repository string) (map[string]string, error) {
+	return func(ctx context.Context, repository string) (map[string]string, error) {
+		found, err := client.SearchTagDigests(ctx, repository)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]string, len(found))
+		for tag, d := range found {
+			out[tag] = d.Digest.String()
+		}
+		return out, nil
 	}
-	out := make(map[string]string, len(found))
-	for tag, d := range found {
-		out[tag] = d.Digest.String()
-	}
-	return out, nil
 }
 
 // Ready reports whether events are being consumed.
@@ -174,7 +203,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	}
 	ix := indexer.New(indexer.Config{
 		Layout:   indexer.Layout{Base: s.opts.Repository},
-		Registry: s.client,
+		Registry: s.source,
 		Blobs:    s.blobs,
 		Bucket:   index.OpenBucket(js, kv, maxInline(nc)),
 		DB:       s.db,
@@ -183,7 +212,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 			DisableContentValidation: s.opts.DisablePackageValidation,
 			RequireSignatures:        s.opts.RequirePackageSignatures,
 		},
-		Catalog:      s.client.Repositories,
+		Catalog:      s.source.Repositories,
 		TagDigests:   s.tagDigests,
 		Repositories: s.opts.Repositories,
 		Parallelism:  s.opts.Parallelism,
@@ -193,7 +222,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	})
 	s.ix.Store(ix)
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
-	log.Info("indexer consuming events", "registry", s.client.Host(), "repository", s.opts.Repository)
+	log.Info("indexer consuming events", "registry", s.source.Host(), "repository", s.opts.Repository)
 	for ctx.Err() == nil {
 		cc, err := events.Consume(ctx, cons, log, ix.HandleEvent, webhook.DecodeStreamMessage)
 		if err != nil {
