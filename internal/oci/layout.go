@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	orasoci "oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
@@ -85,26 +84,7 @@ func (l *Layout) Resolve(ctx context.Context, repository, tag string) (ocispec.D
 
 // FetchManifest reads and checks a package manifest, as Client.FetchManifest does.
 func (l *Layout) FetchManifest(ctx context.Context, repository string, desc ocispec.Descriptor) (ocispec.Manifest, []byte, error) {
-	fail := func(err error) (ocispec.Manifest, []byte, error) {
-		return ocispec.Manifest{}, nil, fmt.Errorf("oci: manifest %s@%s: %w", repository, desc.Digest, err)
-	}
-	if err := checkManifestDescriptor(desc); err != nil {
-		return fail(err)
-	}
-	rc, err := l.current().Fetch(ctx, desc)
-	if err != nil {
-		return fail(err)
-	}
-	defer rc.Close()
-	raw, err := readVerified(rc, desc)
-	if err != nil {
-		return fail(err)
-	}
-	m, err := decodeManifest(raw, desc.MediaType)
-	if err != nil {
-		return fail(err)
-	}
-	return m, raw, nil
+	return fetchManifest(repository, desc, func() (io.ReadCloser, error) { return l.current().Fetch(ctx, desc) })
 }
 
 // FetchBlob opens a blob; BlobCache verifies what it reads.
@@ -135,5 +115,3 @@ func (l *Layout) SignatureOf(ctx context.Context, repository string, subject oci
 	}
 	return signatureOf(repository, pick, m)
 }
-
-var _ content.ReadOnlyGraphStorage = (*orasoci.ReadOnlyStore)(nil)

@@ -52,19 +52,27 @@ func (c *Client) Resolve(ctx context.Context, repository, tag string) (ocispec.D
 // MaxManifestBytes. OCI image manifests and Docker schema 2 manifests are accepted; indexes,
 // manifest lists and anything else give an error wrapping ErrUnsupportedManifest.
 func (c *Client) FetchManifest(ctx context.Context, repository string, desc ocispec.Descriptor) (ocispec.Manifest, []byte, error) {
+	return fetchManifest(repository, desc, func() (io.ReadCloser, error) {
+		repo, err := c.repository(ctx, repository)
+		if err != nil {
+			return nil, err
+		}
+		// oras-go checks Content-Type and Content-Length against desc; readVerified checks what
+		// actually arrives, which is what matters.
+		return repo.Manifests().Fetch(ctx, desc)
+	})
+}
+
+// fetchManifest checks desc, reads what open gives, verifies it and decodes it: the one way
+// a registry's and a layout's manifests are read.
+func fetchManifest(repository string, desc ocispec.Descriptor, open func() (io.ReadCloser, error)) (ocispec.Manifest, []byte, error) {
 	fail := func(err error) (ocispec.Manifest, []byte, error) {
 		return ocispec.Manifest{}, nil, fmt.Errorf("oci: manifest %s@%s: %w", repository, desc.Digest, err)
 	}
 	if err := checkManifestDescriptor(desc); err != nil {
 		return fail(err)
 	}
-	repo, err := c.repository(ctx, repository)
-	if err != nil {
-		return ocispec.Manifest{}, nil, err
-	}
-	// oras-go checks Content-Type and Content-Length against desc; readVerified checks what
-	// actually arrives, which is what matters.
-	rc, err := repo.Manifests().Fetch(ctx, desc)
+	rc, err := open()
 	if err != nil {
 		return fail(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 func TestNewRefusesBadURLs(t *testing.T) {
@@ -102,9 +104,7 @@ func TestQueriesAreCoalesced(t *testing.T) {
 			states[i] = c.Query(context.Background(), "/search", strings.Repeat("&", i)+"all=true", "all").State
 		})
 	}
-	for n.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the upstream request", func() bool { return n.Load() > 0 })
 	close(release)
 	wg.Wait()
 	for i, s := range states {
