@@ -17,20 +17,27 @@ import (
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
-// TestMirrorThroughLayout is the air-gapped path: mirror into a layout directory, carry it,
-// copy it into a registry as `oras cp --from-oci-layout` does, and serve that.
-func TestMirrorThroughLayout(t *testing.T) {
-	key := newKey(t, "signer")
-	fx := []fixture{{"nginx", "1.0.0", key}, {"nginx", "1.1.0+build.2", key}, {"apache", "2.0.0", nil}, {"mysql", "1.0.0", key}}
-	reg1, c1 := startRegistry(t)
-	pushFixtures(t, c1, fx)
-	a := startInstance(t, reg1, len(fx))
-
+// servedAndEmptyLayout serves fx from an instance over a registry of its own, and opens an
+// empty layout directory to mirror into.
+func servedAndEmptyLayout(t *testing.T, fx []fixture) (*instance, string, mirror.Destination) {
+	t.Helper()
+	reg, c := startRegistry(t)
+	pushFixtures(t, c, fx)
+	a := startInstance(t, reg, len(fx))
 	dir := t.TempDir()
 	dest, err := mirror.Layout(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, dir, dest
+}
+
+// TestMirrorThroughLayout is the air-gapped path: mirror into a layout directory, carry it,
+// copy it into a registry as `oras cp --from-oci-layout` does, and serve that.
+func TestMirrorThroughLayout(t *testing.T) {
+	key := newKey(t, "signer")
+	fx := []fixture{{"nginx", "1.0.0", key}, {"nginx", "1.1.0+build.2", key}, {"apache", "2.0.0", nil}, {"mysql", "1.0.0", key}}
+	a, dir, dest := servedAndEmptyLayout(t, fx)
 	opts := mirror.Options{From: a.base, To: dest, Selection: mirror.Selection{Packages: []string{"nginx", "apache"}, AllVersions: true}}
 	first := run(t, opts)
 	figures(t, "into a layout", first)
@@ -39,7 +46,8 @@ func TestMirrorThroughLayout(t *testing.T) {
 	}
 	a.zipGets.Store(0)
 	// A fresh store reads what the first one wrote, as a second process would.
-	if dest, err = mirror.Layout(dir); err != nil {
+	dest, err := mirror.Layout(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	opts.To = dest
@@ -115,15 +123,7 @@ func TestMirrorThroughLayout(t *testing.T) {
 func TestAllInOneServesLayout(t *testing.T) {
 	key := newKey(t, "signer")
 	fx := []fixture{{"nginx", "1.0.0", key}, {"nginx", "1.1.0", key}, {"apache", "2.0.0", nil}, {"mysql", "1.0.0", key}}
-	reg1, c1 := startRegistry(t)
-	pushFixtures(t, c1, fx)
-	a := startInstance(t, reg1, len(fx))
-
-	dir := t.TempDir()
-	dest, err := mirror.Layout(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, dir, dest := servedAndEmptyLayout(t, fx)
 	run(t, mirror.Options{From: a.base, To: dest, Selection: mirror.Selection{Packages: []string{"nginx", "apache"}, AllVersions: true}})
 
 	b := startInstanceWith(t, service.IndexerOptions{Layout: dir, Repository: "packages", ResyncInterval: 200 * time.Millisecond}, 3)
