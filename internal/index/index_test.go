@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -66,6 +67,41 @@ func TestEncodeDecode(t *testing.T) {
 	for name, bad := range map[string][]byte{"empty": nil, "not gzip": []byte("{}"), "truncated": enc[:len(enc)/2]} {
 		if _, err := Decode(bad); err == nil {
 			t.Errorf("%s: decoded", name)
+		}
+	}
+	// Coders are pooled: a failed decode must leave none behind that spoils the next one.
+	for i := range 3 {
+		other := testRecord("apache", fmt.Sprintf("2.0.%d", i), 0)
+		enc, err := Encode(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Decode(enc); err != nil || got.Key() != other.Key() || !bytes.Equal(got.Document, other.Document) {
+			t.Fatalf("decode after reuse: %+v, %v", got, err)
+		}
+	}
+}
+
+// BenchmarkEncodeDecode: one record of a typical package document's size, as a cold sync
+// encodes it and a replica's catch-up decodes it.
+func BenchmarkEncodeDecode(b *testing.B) {
+	streams := make([]map[string]any, 0, 8)
+	for i := range 8 {
+		streams = append(streams, map[string]any{"type": "logs", "dataset": fmt.Sprintf("nginx.stream%d", i),
+			"title": "Nginx access logs", "release": "ga", "streams": []any{map[string]any{"input": "logfile",
+				"vars": []any{map[string]any{"name": "paths", "type": "text", "multi": true, "default": []string{"/var/log/nginx/access.log*"}}}}}})
+	}
+	doc, _ := json.Marshal(map[string]any{"name": "nginx", "version": "1.2.3", "description": "Collect logs and metrics from Nginx HTTP servers with Elastic Agent.", "data_streams": streams})
+	r := testRecord("nginx", "1.2.3", 0)
+	r.Document = doc
+	b.ReportAllocs()
+	for b.Loop() {
+		enc, err := Encode(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

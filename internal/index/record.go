@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,11 +59,23 @@ func (r *Record) Key() string { return Key(r.Name, r.Version) }
 // memory.
 const maxDecodedRecord = 256 << 20
 
+// gzip writers and readers hold several hundred KB of tables each; a cold sync encodes and a
+// replica's catch-up decodes thousands of records, so they are reused rather than rebuilt.
+var (
+	gzipWriters = sync.Pool{New: func() any {
+		zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestCompression)
+		return zw
+	}}
+	gzipReaders sync.Pool
+)
+
 // Encode compresses the record: package documents are repetitive JSON and shrink several-fold,
 // which keeps most of them inside a NATS message.
 func Encode(r *Record) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	// json.Marshal would escape "<", ">" and "&" inside the embedded document, and free-form
 	// values in it are passed through to clients as they are.
 	enc := json.NewEncoder(zw)
@@ -78,10 +91,17 @@ func Encode(r *Record) ([]byte, error) {
 
 // Decode inverts Encode.
 func Decode(data []byte) (*Record, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(data))
+	} else {
+		err = zr.Reset(bytes.NewReader(data))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decode record: %w", err)
 	}
+	defer gzipReaders.Put(zr)
 	raw, err := io.ReadAll(io.LimitReader(zr, maxDecodedRecord+1))
 	if err != nil {
 		return nil, fmt.Errorf("decode record: %w", err)

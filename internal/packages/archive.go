@@ -193,12 +193,17 @@ func checkEntryName(name, clean string) error {
 // the standard parser can produce however the directory lies about itself.
 func countDirectorySignatures(r io.ReaderAt, size int64) (int, error) {
 	sig := []byte("PK\x01\x02")
-	const chunk = 1 << 20
-	buf := make([]byte, chunk+len(sig)-1)
+	// Most zips are far smaller than a chunk; a buffer of the zip's size spares the allocator
+	// a megabyte per package.
+	chunk := int64(1 << 20)
+	if size < chunk {
+		chunk = max(size, 1)
+	}
+	buf := make([]byte, chunk+int64(len(sig))-1)
 	count := 0
 	carry := 0
 	for off := int64(0); off < size; off += chunk {
-		n := int64(chunk)
+		n := chunk
 		if size-off < n {
 			n = size - off
 		}

@@ -122,6 +122,12 @@ func parseFields(data []byte, file string, declared map[string]string) error {
 	if !utf8.Valid(data) {
 		return reject(RuleInvalidFieldsFile, file+" is not valid UTF-8")
 	}
+	if root, ok := fastFieldsTree(data); ok {
+		if root != nil {
+			collectFields(root, "", declared, 0)
+		}
+		return nil
+	}
 	var doc yaml.Node
 	if err := safeYAML(func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
 		return reject(RuleInvalidFieldsFile, fmt.Sprintf("%s is not valid YAML: %v", file, err))

@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,7 +225,26 @@ func replicaStarts(t *testing.T, s *stack, want int) (catchUp, restart time.Dura
 // serves want versions.
 func coldSync(t *testing.T, s *stack, want int) time.Duration {
 	regCfg := oci.Config{Registry: "http://" + s.reg.Host()}
+	if path := os.Getenv("EPR_BENCH_COLD_PROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var cpu0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0)
 	start := time.Now()
+	defer func() {
+		var cpu1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1)
+		used := time.Duration(cpu1.Utime.Nano() + cpu1.Stime.Nano() - cpu0.Utime.Nano() - cpu0.Stime.Nano())
+		t.Logf("cold sync used %v of CPU in %v (%.0f%% of one core)", used.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), 100*used.Seconds()/time.Since(start).Seconds())
+	}()
 	all, err := StartAllInOne(s.ctx, AllInOneOptions{
 		API:     APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
 		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages"},
