@@ -6,13 +6,13 @@
 # (cmd/api -feature-oci-indexer) against that registry and reports:
 #   - its cold sync (empty state → every version served),
 #   - its restart from its own bbolt (process start → /health?ready=true),
-#   - its RSS once loaded and warm,
+#   - its RSS once loaded and warm, and that of a plain API replica following its NATS,
 #   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
 #     /search?all=true (the ceiling), with our ratio to it.
 #
 # Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05)
-# Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 and 8091 (API under test and its metrics) and
-# 8099 (static server) must be free. Nothing here runs in CI.
+# Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 and 8091 (API under test and its metrics),
+# 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics) and 8099 (static server) must be free. Nothing here runs in CI.
 set -euo pipefail
 
 N=${1:-10000}
@@ -78,7 +78,7 @@ wait_until() { # what want seconds command...
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 
-for port in 5000 8080 8090 8091 8099; do # never fill or measure someone else's server
+for port in 5000 8080 8090 8091 8092 8093 8099; do # never fill or measure someone else's server
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then echo "port $port is in use" >&2; exit 1; fi
 done
 "$WORK/devstack" -samples=false -data-dir "$WORK/devstack-data" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$WORK/devstack.log" 2>&1 &
@@ -105,13 +105,25 @@ echo "cold sync of $N versions: $COLD s"
 
 kill "$APIPID"; wait "$APIPID" 2>/dev/null || true
 t=$(now)
-"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -data-dir "$WORK/api-data" -log-level warn >>"$WORK/api.log" 2>&1 &
+"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -data-dir "$WORK/api-data" -embedded-nats-address 127.0.0.1:4223 -log-level warn >>"$WORK/api.log" 2>&1 &
 APIPID=$!
 PIDS+=($APIPID)
 wait_http "$API/health?ready=true" 120
 RESTART=$(since "$t")
 echo "restart from bbolt to ready: $RESTART s ($(count "$API") versions served)"
 sleep "${SETTLE:-10}" # let the start-up resync (tag listings only, nothing downloaded) finish
+
+# An API replica alone (what a deployment scales out): plain cmd/api following the all-in-one's
+# NATS, from an empty bbolt. Its RSS is the replica's cost without the indexer and NATS beside it.
+REPLICA=http://127.0.0.1:8092
+t=$(now)
+"$WORK/api" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8092 -metrics-address 127.0.0.1:8093 -data-dir "$WORK/replica-data" -log-level warn >"$WORK/replica.log" 2>&1 &
+REPLICAPID=$!
+PIDS+=($REPLICAPID)
+wait_http "$REPLICA/health" 60
+wait_until "replica catch-up" "$N" 600 indexed http://127.0.0.1:8093
+CATCHUP=$(since "$t")
+echo "API replica from an empty bbolt: $N versions in $CATCHUP s"
 
 P=$(curl -fsS "$API/search" | jq -r ".[$((N / 8))] | .name + \"/\" + .version")
 NAME=${P%/*}; VER=${P#*/}
@@ -141,5 +153,10 @@ OURS=$(rps "$API/search?all=true")
 printf '%-44s %12s %14s\n' "static bytes of /search?all=true" "$STATIC" "$(wc -c <"$WORK/all.json")"
 printf '%-44s %12s\n' "/search?all=true ÷ static (again)" "$(echo "scale=2; $OURS / $STATIC" | bc)"
 printf '%-44s %12s\n' "RSS of the all-in-one (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$APIPID/status)"
+for r in "${ROUTES[@]}"; do curl -fsS -o /dev/null "$REPLICA$r"; done
+wrk -t2 -c32 -d"$DURATION" "$REPLICA/search?all=true" >/dev/null # the replica's working set under load
+printf '%-44s %12s\n' "/package/… on the replica alone (req/s)" "$(rps "$REPLICA/package/$NAME/$VER/")"
+printf '%-44s %12s\n' "RSS of the API replica alone (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$REPLICAPID/status)"
+printf '%-44s %12s\n' "replica catch-up from empty bbolt (s)" "$CATCHUP"
 printf '%-44s %12s\n' "cold sync (s)" "$COLD"
 printf '%-44s %12s\n' "restart from bbolt to ready (s)" "$RESTART"

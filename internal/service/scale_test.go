@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -235,6 +236,27 @@ func coldSync(t *testing.T, s *stack, want int) time.Duration {
 			t.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+		// Goroutines a few seconds in: which stage the reconciles sit in.
+		snap := time.AfterFunc(4*time.Second, func() {
+			if f, err := os.Create(path + ".goroutines"); err == nil {
+				_ = pprof.Lookup("goroutine").WriteTo(f, 1)
+				f.Close()
+			}
+		})
+		defer snap.Stop()
+		// Where the sync waits (locks, channels, I/O) is as telling as where it computes.
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		runtime.SetMutexProfileFraction(1)
+		defer func() {
+			for _, name := range []string{"block", "mutex"} {
+				if f, err := os.Create(path + "." + name); err == nil {
+					_ = pprof.Lookup(name).WriteTo(f, 0)
+					f.Close()
+				}
+			}
+			runtime.SetBlockProfileRate(0)
+			runtime.SetMutexProfileFraction(0)
+		}()
 	}
 	var cpu0 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0)
@@ -247,7 +269,7 @@ func coldSync(t *testing.T, s *stack, want int) time.Duration {
 	}()
 	all, err := StartAllInOne(s.ctx, AllInOneOptions{
 		API:     APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
-		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages"},
+		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Parallelism: coldParallelism(t)},
 		DataDir: t.TempDir(),
 		Webhook: WebhookOptions{Token: testToken},
 		Log:     testLogger(t),
@@ -258,4 +280,18 @@ func coldSync(t *testing.T, s *stack, want int) time.Duration {
 	defer all.Close()
 	s.eventually("cold sync", 30*time.Minute, func() bool { return all.API.Server.Catalog().Snapshot().Len() == want })
 	return time.Since(start)
+}
+
+// coldParallelism is the indexer's -parallelism for the cold sync: EPR_BENCH_PARALLELISM, or the
+// default.
+func coldParallelism(t *testing.T) int {
+	v := os.Getenv("EPR_BENCH_PARALLELISM")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("EPR_BENCH_PARALLELISM=%q: want a positive number", v)
+	}
+	return n
 }
