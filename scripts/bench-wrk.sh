@@ -78,8 +78,8 @@ wait_until() { # what want seconds command...
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 
-for port in 5000 8080 8090 8091 8092 8093 8099; do # never fill or measure someone else's server
-  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then echo "port $port is in use" >&2; exit 1; fi
+for port in 4223 5000 8080 8090 8091 8092 8093 8099; do # never fill or measure someone else's server
+  if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is in use" >&2; exit 1; fi
 done
 "$WORK/devstack" -samples=false -data-dir "$WORK/devstack-data" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$WORK/devstack.log" 2>&1 &
 PIDS+=($!)

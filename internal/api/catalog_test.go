@@ -7,10 +7,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
@@ -90,17 +89,20 @@ func checkSnapshot(t *testing.T, batch int, s *Snapshot, model map[string]map[st
 }
 
 func TestConcurrentMissesRenderOnce(t *testing.T) {
+	// In a synctest bubble, Wait returns once every caller is blocked: the renderer on release,
+	// the others on its flight. No sleep guesses when they got there.
+	synctest.Test(t, func(t *testing.T) { concurrentMissesRenderOnce(t) })
+}
+
+func concurrentMissesRenderOnce(t *testing.T) {
 	var c responseCache
 	var calls atomic.Int32
 	release := make(chan struct{})
 	k := cacheKey{kindSearch, "all=true"}
 	const callers = 8
 	got := make(chan *cachedResponse, callers)
-	var started sync.WaitGroup
 	for range callers {
-		started.Add(1)
 		go func() {
-			started.Done()
 			r, err := c.render(k, 1<<20, func() ([]byte, error) {
 				calls.Add(1)
 				<-release
@@ -112,8 +114,10 @@ func TestConcurrentMissesRenderOnce(t *testing.T) {
 			got <- r
 		}()
 	}
-	started.Wait()
-	time.Sleep(20 * time.Millisecond) // let the callers reach the flight
+	synctest.Wait()
+	if len(got) != 0 {
+		t.Fatal("a caller finished before the render was released")
+	}
 	close(release)
 	first := <-got
 	for range callers - 1 {
