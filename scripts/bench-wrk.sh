@@ -10,7 +10,7 @@
 #   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
 #     /search?all=true (the ceiling), with our ratio to it.
 #
-# Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05)
+# Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05; DURATION=10s per wrk run)
 # Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 and 8091 (API under test and its metrics),
 # 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics) and 8099 (static server) must be free. Nothing here runs in CI.
 set -euo pipefail
@@ -105,13 +105,18 @@ echo "cold sync of $N versions: $COLD s"
 
 kill "$APIPID"; wait "$APIPID" 2>/dev/null || true
 t=$(now)
-"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -data-dir "$WORK/api-data" -embedded-nats-address 127.0.0.1:4223 -log-level warn >>"$WORK/api.log" 2>&1 &
+"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -metrics-address 127.0.0.1:8091 -data-dir "$WORK/api-data" -embedded-nats-address 127.0.0.1:4223 -log-level warn >>"$WORK/api.log" 2>&1 &
 APIPID=$!
 PIDS+=($APIPID)
 wait_http "$API/health?ready=true" 120
 RESTART=$(since "$t")
 echo "restart from bbolt to ready: $RESTART s ($(count "$API") versions served)"
-sleep "${SETTLE:-10}" # let the start-up resync (tag listings only, nothing downloaded) finish
+# Let the start-up resync (tag listings only, nothing downloaded) finish before measuring: it
+# reconciles every repository once, and loadgen writes four versions per repository.
+reconciled() { curl -fsS "$1/metrics" | awk '/^epr_storage_indexer_update_index_success_total / {print ($2 >= '"$(((N + 3) / 4))"') ? "done" : "no"}'; }
+t=$(now)
+wait_until "start-up resync" done 1800 reconciled http://127.0.0.1:8091
+echo "start-up resync after the restart: $(since "$t") s more"
 
 # An API replica alone (what a deployment scales out): plain cmd/api following the all-in-one's
 # NATS, from an empty bbolt. Its RSS is the replica's cost without the indexer and NATS beside it.
