@@ -76,6 +76,13 @@ wait_until() { # what want seconds command...
   done
 }
 now() { date +%s.%N; }
+# start_api LOG ARGS...: cmd/api in the background, appending to $WORK/LOG; its pid in STARTED.
+start_api() {
+  local log=$1; shift
+  "$WORK/api" "$@" -log-level warn >>"$WORK/$log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+}
 since() { echo "$(now) - $1" | bc; }
 
 for port in 4223 5000 8080 8090 8091 8092 8093 8099; do # never fill or measure someone else's server
@@ -95,9 +102,8 @@ echo "dev stack: all $N indexed $(since "$t") s after the first push"
 # notifications are configured towards it).
 API=http://127.0.0.1:8090
 t=$(now)
-"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -metrics-address 127.0.0.1:8091 -data-dir "$WORK/api-data" -log-level warn >"$WORK/api.log" 2>&1 &
-APIPID=$!
-PIDS+=($APIPID)
+start_api api.log -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -metrics-address 127.0.0.1:8091 -data-dir "$WORK/api-data"
+APIPID=$STARTED
 wait_http "$API/health" 60
 wait_until "cold sync" "$N" 1800 indexed http://127.0.0.1:8091
 COLD=$(since "$t")
@@ -105,9 +111,8 @@ echo "cold sync of $N versions: $COLD s"
 
 kill "$APIPID"; wait "$APIPID" 2>/dev/null || true
 t=$(now)
-"$WORK/api" -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -metrics-address 127.0.0.1:8091 -data-dir "$WORK/api-data" -embedded-nats-address 127.0.0.1:4223 -log-level warn >>"$WORK/api.log" 2>&1 &
-APIPID=$!
-PIDS+=($APIPID)
+start_api api.log -feature-oci-indexer -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8090 -metrics-address 127.0.0.1:8091 -data-dir "$WORK/api-data" -embedded-nats-address 127.0.0.1:4223
+APIPID=$STARTED
 wait_http "$API/health?ready=true" 120
 RESTART=$(since "$t")
 echo "restart from bbolt to ready: $RESTART s ($(count "$API") versions served)"
@@ -122,9 +127,8 @@ echo "start-up resync after the restart: $(since "$t") s more"
 # NATS, from an empty bbolt. Its RSS is the replica's cost without the indexer and NATS beside it.
 REPLICA=http://127.0.0.1:8092
 t=$(now)
-"$WORK/api" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8092 -metrics-address 127.0.0.1:8093 -data-dir "$WORK/replica-data" -log-level warn >"$WORK/replica.log" 2>&1 &
-REPLICAPID=$!
-PIDS+=($REPLICAPID)
+start_api replica.log -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8092 -metrics-address 127.0.0.1:8093 -data-dir "$WORK/replica-data"
+REPLICAPID=$STARTED
 wait_http "$REPLICA/health" 60
 wait_until "replica catch-up" "$N" 600 indexed http://127.0.0.1:8093
 CATCHUP=$(since "$t")

@@ -244,17 +244,13 @@ func coldSync(t *testing.T, s *stack, want int) time.Duration {
 			}
 		})
 		defer snap.Stop()
-		// Where the sync waits (locks, channels, I/O) is as telling as where it computes.
-		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		// Where the sync waits on locks is as telling as where it computes.
 		runtime.SetMutexProfileFraction(1)
 		defer func() {
-			for _, name := range []string{"block", "mutex"} {
-				if f, err := os.Create(path + "." + name); err == nil {
-					_ = pprof.Lookup(name).WriteTo(f, 0)
-					f.Close()
-				}
+			if f, err := os.Create(path + ".mutex"); err == nil {
+				_ = pprof.Lookup("mutex").WriteTo(f, 0)
+				f.Close()
 			}
-			runtime.SetBlockProfileRate(0)
 			runtime.SetMutexProfileFraction(0)
 		}()
 	}
