@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -49,9 +50,11 @@ type Client struct {
 	endpoint Endpoint
 	creds    string // where credentials come from, for String and logs
 	pageSize int
-	base     *http.Client // without auth; used to probe the scheme
-	auth     *auth.Client // what oras-go sends every registry request through
-	ua       string
+	// maxTags and maxTagBytes bound one tag listing (see limits.go).
+	maxTags, maxTagBytes int
+	base                 *http.Client // without auth; used to probe the scheme
+	auth                 *auth.Client // what oras-go sends every registry request through
+	ua                   string
 
 	mu      sync.Mutex // guards decided and plain, set once by the scheme probe, and zot
 	decided bool
@@ -76,6 +79,11 @@ func New(cfg Config) (*Client, error) {
 	if base == nil {
 		base = &http.Client{Transport: defaultTransport(cfg.Insecure)}
 	}
+	timeout := cfg.RequestTimeout
+	if timeout == 0 {
+		timeout = DefaultRequestTimeout
+	}
+	base = withRequestDeadline(base, timeout)
 	ua := cfg.UserAgent
 	if ua == "" {
 		ua = DefaultUserAgent
@@ -106,15 +114,17 @@ func New(cfg Config) (*Client, error) {
 		creds = fmt.Sprintf("with credentials from %s", cfg.DockerConfig)
 	}
 	return &Client{
-		host:     addr.host,
-		mode:     addr.mode,
-		endpoint: addr.endpoint,
-		creds:    creds,
-		now:      time.Now,
-		pageSize: cfg.PageSize,
-		base:     base,
-		auth:     ac,
-		ua:       ua,
+		host:        addr.host,
+		mode:        addr.mode,
+		endpoint:    addr.endpoint,
+		creds:       creds,
+		now:         time.Now,
+		pageSize:    cfg.PageSize,
+		maxTags:     cmp.Or(cfg.MaxTags, DefaultMaxTags),
+		maxTagBytes: cmp.Or(cfg.MaxTagBytes, DefaultMaxTagBytes),
+		base:        base,
+		auth:        ac,
+		ua:          ua,
 	}, nil
 }
 
@@ -215,11 +225,12 @@ func (c *Client) repository(ctx context.Context, name string) (*remote.Repositor
 		return nil, err
 	}
 	return &remote.Repository{
-		Client:          c.auth,
-		Reference:       ref,
-		PlainHTTP:       plain,
-		TagListPageSize: c.pageSize,
-		TagListMaxPages: maxListPages,
+		Client:               c.auth,
+		Reference:            ref,
+		PlainHTTP:            plain,
+		TagListPageSize:      c.pageSize,
+		TagListMaxPages:      maxListPages,
+		ReferrerListMaxPages: maxReferrerPages,
 	}, nil
 }
 

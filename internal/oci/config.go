@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"oras.land/oras-go/v2/registry"
 )
@@ -46,6 +47,13 @@ type Config struct {
 	// registry. Listings always follow Link headers to the end, whatever the size. The catalog
 	// always uses the registry's page size.
 	PageSize int
+	// RequestTimeout bounds each registry request but blob transfers, from sending it to
+	// reading the last byte of its answer; zero means DefaultRequestTimeout, negative none.
+	RequestTimeout time.Duration
+	// MaxTags and MaxTagBytes bound one tag listing (zero: DefaultMaxTags, DefaultMaxTagBytes);
+	// a listing beyond them fails, as a partial one would delete packages.
+	MaxTags     int
+	MaxTagBytes int
 }
 
 // String describes the configuration without the password.
@@ -150,4 +158,5 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Password, "oci-password", "", "registry password or token (prefer EPR_OCI_PASSWORD)")
 	fs.StringVar(&c.DockerConfig, "oci-docker-config", DefaultDockerConfig(), "Docker config.json to take registry credentials from when -oci-username is empty (auths, credHelpers, credsStore); empty: none")
 	fs.BoolVar(&c.Insecure, "oci-insecure", false, "skip TLS verification and allow plain HTTP")
+	fs.DurationVar(&c.RequestTimeout, "oci-request-timeout", DefaultRequestTimeout, "deadline of each registry request but blob downloads, answer included (a registry that stalls or trickles fails there)")
 }

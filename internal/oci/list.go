@@ -9,7 +9,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
-// Tags returns every tag of repository, following Link pagination to the last page.
+// Tags returns every tag of repository, following Link pagination to the last page. A listing
+// beyond the client's tag, byte or page bounds fails with a *LimitError.
 //
 // The result is all or nothing: any failure, on any page, is an error and no tags are
 // returned, because the indexer deletes what a listing no longer shows and a partial list
@@ -20,11 +21,9 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	var tags []string
-	err = repo.Tags(ctx, "", func(page []string) error {
-		tags = append(tags, page...)
-		return nil
-	})
+	tc := &tagCollector{maxTags: c.maxTags, maxBytes: c.maxTagBytes}
+	err = pagesLimit(repo.Tags(ctx, "", tc.add), "tag_pages", maxListPages)
+	tags := tc.tags
 	if err != nil {
 		if isRepositoryNotFound(err) {
 			return nil, fmt.Errorf("oci: list tags of %s: %w: %w", repository, ErrRepositoryNotFound, err)
@@ -67,7 +66,7 @@ func (c *Client) Catalog(ctx context.Context) ([]string, error) {
 	err = reg.Repositories(ctx, "", func(page []string) error {
 		// oras-go bounds tag pages but not catalog pages; a looping Link must end somewhere.
 		if pages++; pages > maxListPages {
-			return fmt.Errorf("catalog exceeded %d pages", maxListPages)
+			return &LimitError{Bound: "catalog_pages", Limit: maxListPages}
 		}
 		repos = append(repos, page...)
 		return nil

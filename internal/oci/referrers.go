@@ -11,27 +11,30 @@ import (
 	"oras.land/oras-go/v2/content"
 )
 
-// maxReferrers bounds how many referrers of one manifest are read: a subject anyone can attach
-// referrers to must not make a listing unbounded.
-const maxReferrers = 1000
-
 // Referrers lists the manifests of repository whose subject is subject, keeping those of
 // artifactType (all when empty). Registries without the OCI 1.1 referrers API are read through
-// the referrers tag schema (the sha256-<hex> index tag), as oras-go does.
+// the referrers tag schema (the sha256-<hex> index tag), as oras-go does. The listing is
+// bounded in referrers of any type and in pages (limits.go): the filter is applied here, not
+// asked of the registry, so that referrers of other types count too.
 func (c *Client) Referrers(ctx context.Context, repository string, subject ocispec.Descriptor, artifactType string) ([]ocispec.Descriptor, error) {
 	repo, err := c.repository(ctx, repository)
 	if err != nil {
 		return nil, err
 	}
 	var out []ocispec.Descriptor
-	err = repo.Referrers(ctx, subject, artifactType, func(page []ocispec.Descriptor) error {
-		out = append(out, page...)
-		if len(out) > maxReferrers {
-			return fmt.Errorf("%w: more than %d referrers", ErrTooLarge, maxReferrers)
+	seen := 0
+	err = repo.Referrers(ctx, subject, "", func(page []ocispec.Descriptor) error {
+		if seen += len(page); seen > maxReferrers {
+			return &LimitError{Bound: "referrers", Limit: maxReferrers}
+		}
+		for _, d := range page {
+			if artifactType == "" || d.ArtifactType == artifactType {
+				out = append(out, d)
+			}
 		}
 		return nil
 	})
-	if err != nil {
+	if err = pagesLimit(err, "referrer_pages", maxReferrerPages); err != nil {
 		return nil, fmt.Errorf("oci: referrers of %s@%s: %w", repository, subject.Digest, err)
 	}
 	return out, nil
