@@ -7,6 +7,7 @@ import (
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/indexer"
 	"github.com/oci-epr/package-registry/internal/service"
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
@@ -14,8 +15,9 @@ import (
 func TestParseFlags(t *testing.T) {
 	defaults := func(registry string) service.IndexerOptions {
 		return service.IndexerOptions{
-			Registry:   oci.Config{Registry: registry, DockerConfig: oci.DefaultDockerConfig()},
+			Registry:   oci.Config{Registry: registry, DockerConfig: oci.DefaultDockerConfig(), RequestTimeout: oci.DefaultRequestTimeout},
 			Repository: "packages", DataDir: "data/indexer", ResyncInterval: 10 * time.Minute, Parallelism: 4,
+			ReconcileTimeout: indexer.DefaultReconcileTimeout,
 			MaxZipBytes: 512 << 20, Stream: events.StreamOptions{Replicas: 1},
 		}
 	}
@@ -24,6 +26,7 @@ func TestParseFlags(t *testing.T) {
 	custom.Repository, custom.Repositories = "epr", []string{"epr/a", "epr/b"}
 	custom.ResyncInterval, custom.Parallelism, custom.Stream.Replicas = time.Minute, 8, 3
 	custom.DisablePackageValidation, custom.RequirePackageSignatures = true, true
+	custom.ReconcileTimeout, custom.Registry.RequestTimeout = 90*time.Second, 20*time.Second
 	tests := []struct {
 		name string
 		args []string
@@ -38,7 +41,7 @@ func TestParseFlags(t *testing.T) {
 			env: map[string]string{"EPR_OCI_REGISTRY": "ignored:1", "EPR_OCI_USERNAME": "u", "EPR_OCI_PASSWORD": "s3cret",
 				"EPR_OCI_INSECURE": "true", "EPR_OCI_REPOSITORY": "epr", "EPR_RESYNC_INTERVAL": "1m", "EPR_PARALLELISM": "2",
 				"EPR_NATS_REPLICAS": "3", "EPR_LOG_LEVEL": "debug", "EPR_DISABLE_PACKAGE_VALIDATION": "true",
-				"EPR_REQUIRE_PACKAGE_SIGNATURES": "true"},
+				"EPR_REQUIRE_PACKAGE_SIGNATURES": "true", "EPR_RECONCILE_TIMEOUT": "90s", "EPR_OCI_REQUEST_TIMEOUT": "20s"},
 			want: options{address: "localhost:8082", natsURL: "nats://localhost:4222", indexer: custom, logLevel: "debug", logType: "ecs"}},
 		{name: "password on the command line", args: []string{"-oci-registry=r", "-oci-username=u", "-oci-password=p"},
 			want: func() options {

@@ -119,7 +119,7 @@ func (ix *Indexer) worker(repository string) {
 		if wait > 0 {
 			time.Sleep(wait)
 		}
-		ix.sem <- struct{}{}
+		release := ix.acquire(repository)
 		ix.mu.Lock()
 		req := ix.pending[repository]
 		delete(ix.pending, repository)
@@ -127,11 +127,12 @@ func (ix *Indexer) worker(repository string) {
 		var err error
 		var missing []string
 		if req != nil {
-			// Reconciles are not tied to a caller's context: waiters may give up, the work is
-			// still worth finishing.
-			missing, err = ix.reconcile(context.Background(), repository, req)
+			ctx, cancel := ix.reconcileContext()
+			missing, err = ix.reconcile(ctx, repository, req)
+			cancel()
+			ix.settle(repository, err)
 		}
-		<-ix.sem
+		release()
 		if req != nil && !ix.retryMissing(repository, req, missing, err) {
 			for _, w := range req.waiters {
 				w <- err
@@ -167,6 +168,12 @@ func (ix *Indexer) retryMissing(repository string, req *request, missing []strin
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if !ix.admitRetryLocked(repository) {
+		ix.cfg.Metrics.LimitHits.WithLabelValues(LimitMissingTagRetries).Inc()
+		ix.cfg.Log.Warn("event named a tag that is not listed; not looking again, too many repositories await a retry",
+			"repository", repository, "tags", again, "limit", LimitMissingTagRetries, "bound", ix.cfg.MaxPendingRetries)
+		return false
+	}
 	next := ix.pendingLocked(repository)
 	for _, t := range again {
 		next.tags[t] = true

@@ -82,8 +82,13 @@ type Config struct {
 	// yet; the event is acknowledged after the last. Nil takes DefaultMissingTagRetries, an
 	// empty non-nil slice retries nothing.
 	MissingTagRetries []time.Duration
-	Log               *slog.Logger
-	Metrics           *Metrics
+	// MaxPendingRetries bounds the repositories waiting for a missing-tag retry at once; beyond
+	// it the event is acknowledged at once and counted. Zero takes DefaultMaxPendingRetries.
+	MaxPendingRetries int
+	// ReconcileTimeout bounds each reconcile; zero takes DefaultReconcileTimeout.
+	ReconcileTimeout time.Duration
+	Log              *slog.Logger
+	Metrics          *Metrics
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 }
@@ -130,6 +135,7 @@ type Indexer struct {
 	running map[string]bool
 	closed  bool
 	workers sync.WaitGroup
+	bounds  bounds
 
 	// writeMu serialises the write phase of reconciles (decide, put/delete, record the tags):
 	// two repositories may hold the same key, and the precedence between them is decided from
@@ -166,6 +172,12 @@ func New(cfg Config) *Indexer {
 	if cfg.MissingTagRetries == nil {
 		cfg.MissingTagRetries = DefaultMissingTagRetries
 	}
+	if cfg.MaxPendingRetries <= 0 {
+		cfg.MaxPendingRetries = DefaultMaxPendingRetries
+	}
+	if cfg.ReconcileTimeout <= 0 {
+		cfg.ReconcileTimeout = DefaultReconcileTimeout
+	}
 	return &Indexer{cfg: cfg, sem: make(chan struct{}, cfg.Parallelism),
-		pending: map[string]*request{}, running: map[string]bool{}}
+		pending: map[string]*request{}, running: map[string]bool{}, bounds: newBounds(cfg.Parallelism)}
 }

@@ -156,16 +156,23 @@ type harness struct {
 	tagDigests func(ctx context.Context, repository string) (map[string]string, error)
 	// policy is the indexer's Config.Policy, read by start.
 	policy Policy
+	// hostile misbehaves, on the requests a test picks, between the registry and the counter.
+	hostile testkit.HostileRegistry
+	// configure, when set, adjusts the indexer's Config in start.
+	configure func(*Config)
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, counter: &requestCounter{counts: map[string]int{}}, dataDir: t.TempDir(), logs: &testkit.SyncBuffer{}}
-	reg, err := devregistry.Start(t.Context(), devregistry.Options{Handler: h.counter.wrap})
+	reg, err := devregistry.Start(t.Context(), devregistry.Options{Handler: func(next http.Handler) http.Handler {
+		return h.counter.wrap(h.hostile.Wrap(next))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
+	t.Cleanup(h.hostile.Release) // runs first: the registry's Close waits for trickled requests
 	h.reg = reg
 	h.client, err = oci.New(oci.Config{Registry: "http://" + reg.Host()})
 	if err != nil {
@@ -205,11 +212,15 @@ func (h *harness) start() {
 	}
 	h.db = db
 	h.metrics = NewMetrics(nil)
-	h.ix = New(Config{
+	cfg := Config{
 		Layout: Layout{Base: "packages"}, Registry: h.client, Blobs: &oci.Blobs{Cache: cache, Fetcher: h.client},
 		Bucket: h.bucket, DB: db, Catalog: h.client.Catalog, Metrics: h.metrics, TagDigests: h.tagDigests, Policy: h.policy,
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	}
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
+	h.ix = New(cfg)
 }
 
 func (h *harness) stop() { h.db.Close() }

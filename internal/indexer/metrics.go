@@ -18,6 +18,9 @@ type Metrics struct {
 	// SearchSkippedResolves counts tags a full reconcile did not resolve because the
 	// registry's search index (Zot) confirmed their digest unchanged.
 	SearchSkippedResolves prometheus.Counter
+	// LimitHits counts the bounds on a registry's answers and on events' fan-out that were hit,
+	// by limit (bounds.go): each one is also logged with its repository.
+	LimitHits *prometheus.CounterVec
 }
 
 // NewMetrics registers the indexer's metrics on reg (nil: not registered).
@@ -33,9 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Conflicts:        prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_conflicts_total", Help: "Copies of a package version not served because another repository's copy takes precedence."}),
 		SearchSkippedResolves: prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_search_skipped_resolves_total",
 			Help: "Tags not resolved with a HEAD during a full reconcile because the registry's search index confirmed their digest."}),
+		LimitHits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "epr_indexer_limit_hits_total",
+			Help: "Bounds hit: registry answers too long or too slow (the reconcile failed, nothing deleted), or work an event asked for dropped, by limit."}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Conflicts, m.SearchSkippedResolves)
+		reg.MustRegister(m.ReconcileSuccess, m.ReconcileError, m.ReconcileSeconds, m.Rejected, m.Published, m.Deleted, m.Downloads, m.Conflicts, m.SearchSkippedResolves, m.LimitHits)
 	}
 	return m
 }

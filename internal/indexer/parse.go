@@ -54,6 +54,7 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		// A registry whose referrers listing misbehaves must not keep the package out of the
 		// index: it is indexed unsigned, and a later signature push reads it again.
 		if sigDesc, err = ix.cfg.Registry.SignatureOf(ctx, repository, desc); err != nil {
+			ix.cfg.Metrics.countLimits(err)
 			log.Warn("looking for a signature referrer failed; indexing unsigned", "tag", tag, "digest", desc.Digest.String(), "err", err)
 			sigDesc = nil
 		}

@@ -49,6 +49,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		ix.cfg.Metrics.ReconcileSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
 			ix.cfg.Metrics.ReconcileError.Inc()
+			ix.cfg.Metrics.countLimits(err)
 			log.Warn("reconcile failed; will retry", "err", err)
 		} else {
 			ix.cfg.Metrics.ReconcileSuccess.Inc()

@@ -38,7 +38,9 @@ type IndexerOptions struct {
 	DataDir        string
 	ResyncInterval time.Duration
 	Parallelism    int
-	MaxZipBytes    int64
+	// ReconcileTimeout bounds one reconcile of one repository (0: indexer.DefaultReconcileTimeout).
+	ReconcileTimeout time.Duration
+	MaxZipBytes      int64
 	// DisablePackageValidation skips EPR's content validation; the structural rules stay on.
 	DisablePackageValidation bool
 	// RequirePackageSignatures keeps a version out until its signature is found.
@@ -61,7 +63,8 @@ func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", 10*time.Minute, "full resync period (0 disables)")
-	fs.IntVar(&o.Parallelism, "parallelism", 4, "repositories reconciled at once")
+	fs.IntVar(&o.Parallelism, "parallelism", 4, "repositories reconciled at once (repositories that ran out of time share half of them)")
+	fs.DurationVar(&o.ReconcileTimeout, "reconcile-timeout", indexer.DefaultReconcileTimeout, "deadline of one reconcile of one repository (list, fetch, publish); a repository that runs out is retried later and deletes nothing")
 	fs.Int64Var(&o.MaxZipBytes, "max-zip-bytes", packages.DefaultLimits().MaxZipSize, "largest package zip read or served")
 	fs.BoolVar(&o.DisablePackageValidation, "disable-package-validation", false,
 		"index packages EPR's content validation refuses (required fields, fields files, dashed directories, missing images); paths, sizes and identity are checked regardless")
@@ -212,13 +215,14 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 			DisableContentValidation: s.opts.DisablePackageValidation,
 			RequireSignatures:        s.opts.RequirePackageSignatures,
 		},
-		Catalog:      s.source.Repositories,
-		TagDigests:   s.tagDigests,
-		Repositories: s.opts.Repositories,
-		Parallelism:  s.opts.Parallelism,
-		Debounce:     10 * time.Millisecond,
-		Log:          log,
-		Metrics:      metrics,
+		Catalog:          s.source.Repositories,
+		TagDigests:       s.tagDigests,
+		Repositories:     s.opts.Repositories,
+		Parallelism:      s.opts.Parallelism,
+		ReconcileTimeout: s.opts.ReconcileTimeout,
+		Debounce:         10 * time.Millisecond,
+		Log:              log,
+		Metrics:          metrics,
 	})
 	s.ix.Store(ix)
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })

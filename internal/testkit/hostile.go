@@ -18,6 +18,9 @@ type HostileRegistry struct {
 	rules []hostileRule
 	// Served counts the hostile answers sent (pages, trickled requests).
 	Served atomic.Int64
+	// released, once closed by Release, ends every trickle at once.
+	releaseOnce sync.Once
+	released    chan struct{}
 }
 
 type hostileRule struct {
@@ -70,7 +73,7 @@ func (h *HostileRegistry) Trickle(repo, part string, every time.Duration) {
 		next.ServeHTTP(rec, r)
 		body := rec.Body.Bytes()
 		if r.Method == http.MethodHead || len(body) == 0 {
-			<-r.Context().Done()
+			h.hold(r)
 			return
 		}
 		for k, v := range rec.Header() {
@@ -82,6 +85,8 @@ func (h *HostileRegistry) Trickle(repo, part string, every time.Duration) {
 			select {
 			case <-r.Context().Done():
 				return
+			case <-h.release():
+				return
 			case <-time.After(every):
 			}
 			if _, err := w.Write([]byte{c}); err != nil {
@@ -89,8 +94,33 @@ func (h *HostileRegistry) Trickle(repo, part string, every time.Duration) {
 			}
 			_ = rc.Flush()
 		}
-		<-r.Context().Done()
+		h.hold(r)
 	}})
+}
+
+// hold returns when the client gives up on r or Release is called.
+func (h *HostileRegistry) hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-h.release():
+	}
+}
+
+func (h *HostileRegistry) release() chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released == nil {
+		h.released = make(chan struct{})
+	}
+	return h.released
+}
+
+// Release ends every trickle under way, and any started later, and removes the rules: a test
+// calls it before closing the registry, whose Close waits for the requests in flight.
+func (h *HostileRegistry) Release() {
+	ch := h.release()
+	h.releaseOnce.Do(func() { close(ch) })
+	h.Reset()
 }
 
 // Reset makes the registry behave again.

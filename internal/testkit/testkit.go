@@ -77,3 +77,20 @@ func WantErr(t testing.TB, err error, want string) bool {
 	}
 	return true
 }
+
+// Returns runs fn and fails the test if it has not returned within limit: for calls that a
+// defect made run for ever, so that the test fails with a message rather than at the global
+// test timeout. limit is an outer bound, generous, never a measurement.
+func Returns(t testing.TB, limit time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("%s still running after %v", what, limit)
+	}
+}
