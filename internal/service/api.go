@@ -84,7 +84,7 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		opts.Config.Upstream = up
 		opts.Log.Info("proxy mode", "upstream", up.String())
 	}
-	db, err := store.Open(filepath.Join(opts.DataDir, "api.db"))
+	db, err := store.OpenOrRebuild(filepath.Join(opts.DataDir, "api.db"), opts.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,7 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(filepath.Join(opts.DataDir, "indexer.db"))
+	db, err := store.OpenOrRebuild(filepath.Join(opts.DataDir, "indexer.db"), opts.Log)
 	if err != nil {
 		return nil, err
 	}

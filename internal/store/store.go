@@ -47,7 +47,10 @@ func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	b, err := openBolt(path, &bolt.Options{Timeout: 5 * time.Second})
+	if _, ok := errors.AsType[*CorruptError](err); ok {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
