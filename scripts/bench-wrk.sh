@@ -79,7 +79,8 @@ now() { date +%s.%N; }
 # start_api LOG ARGS...: cmd/api in the background, appending to $WORK/LOG; its pid in STARTED.
 start_api() {
   local log=$1; shift
-  "$WORK/api" "$@" -log-level warn >>"$WORK/$log" 2>&1 &
+  # No registry notifies it, but its webhook routes still need a token to start.
+  EPR_WEBHOOK_TOKEN=bench-unused "$WORK/api" "$@" -log-level warn >>"$WORK/$log" 2>&1 &
   STARTED=$!
   PIDS+=("$STARTED")
 }

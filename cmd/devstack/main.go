@@ -24,7 +24,7 @@ func run(args []string) error {
 	registryAddress := fs.String("registry-address", "localhost:5000", "listen address of the OCI registry")
 	dataDir := fs.String("data-dir", "data/devstack", "directory for the registry's storage and the pipeline's state")
 	repository := fs.String("oci-repository", "packages", "base repository of the packages")
-	token := fs.String("webhook-token", "devstack-token", "bearer token between the registry and the webhook route")
+	token := fs.String("webhook-token", "", "bearer token between the registry and the webhook route (empty: a random one, printed at start)")
 	samples := fs.Bool("samples", true, "push the generated sample packages at start")
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	logType := fs.String("log-type", "dev", "ecs (JSON) or dev (text)")

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/events"
-	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/indexer"
+	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/service"
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
@@ -18,7 +18,7 @@ func TestParseFlags(t *testing.T) {
 			Registry:   oci.Config{Registry: registry, DockerConfig: oci.DefaultDockerConfig(), RequestTimeout: oci.DefaultRequestTimeout},
 			Repository: "packages", DataDir: "data/indexer", ResyncInterval: 10 * time.Minute, Parallelism: 4,
 			ReconcileTimeout: indexer.DefaultReconcileTimeout,
-			MaxZipBytes: 512 << 20, Stream: events.StreamOptions{Replicas: 1},
+			MaxZipBytes:      512 << 20, Stream: events.StreamOptions{Replicas: 1},
 		}
 	}
 	custom := defaults("https://r.example")

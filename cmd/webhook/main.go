@@ -61,10 +61,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.webhook.Token == "":
-		log.Warn("no webhook token set: anyone who can reach the webhooks can post events")
-	case o.tokenInArgs:
+	if o.tokenInArgs {
 		log.Warn("webhook token given as a flag, visible in the process list; prefer " + flagenv.EnvName("webhook-token"))
 	}
 	if o.githubSecretInArgs {

@@ -6,6 +6,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,7 +35,9 @@ type Options struct {
 	// DataDir holds the registry's storage and the pipeline's state; reused across runs.
 	DataDir string
 	// Repository is the base repository packages are pushed under.
-	Repository   string
+	Repository string
+	// WebhookToken is what the registry sends to the webhook route; empty generates one, which
+	// PrintWelcome shows.
 	WebhookToken string
 	// Samples pushes the generated sample packages at start.
 	Samples bool
@@ -69,6 +73,16 @@ func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Start starts the registry and the pipeline. The API listener is bound first, because the
 // registry's notification URL must name it.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	if err := process.CheckDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
+	if opts.WebhookToken == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		opts.WebhookToken = hex.EncodeToString(b)
+	}
 	sw := &handlerSwitch{}
 	ln, err := process.Listen("api", opts.Address, sw)
 	if err != nil {
@@ -209,6 +223,7 @@ func (s *Stack) PrintWelcome(w io.Writer, samples []Sample) {
 	fmt.Fprintf(w, `
 Package registry (EPR API)  %s
 OCI registry                %s   (repository %q)
+Webhook token               %s   (the registry sends it to %s/webhooks/distribution)
 Data                        %s
 
 Pushed %d sample packages through the registry; its notifications got them indexed.
@@ -223,7 +238,7 @@ Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
     <name>-<version>.zip:application/vnd.elastic.package.content.v1+zip
 
 Point Kibana at it: xpack.fleet.registryUrl: %s
-`, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+`, api, reg, s.opts.Repository, s.opts.WebhookToken, api, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
 	if s.signer != nil {
 		fmt.Fprintf(w, `Signatures are required: the samples are signed with the key in %s
   (xpack.fleet.packageVerification.gpgKeyPath: %s); unsigned pushes are not served until

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -49,7 +51,6 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   opts.StoreDir,
-		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: opts.MaxPayload,
 	}
@@ -57,13 +58,55 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	// The server's own log stays quiet but its errors are kept: when it fails to start (a store
+	// directory it cannot write, an address in use) they are what the operator needs to read.
+	errs := &serverErrors{}
+	srv.SetLoggerV2(errs, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(15 * time.Second) {
+	deadline := time.Now().Add(15 * time.Second)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		failed, fatal := errs.report()
+		if !fatal && time.Now().Before(deadline) {
+			continue
+		}
 		srv.Shutdown()
-		return nil, fmt.Errorf("embedded nats did not become ready")
+		if failed == "" {
+			failed = "no error reported within 15s"
+		}
+		return nil, fmt.Errorf("embedded nats did not start (store %s, address %s:%d): %s", opts.StoreDir, host, port, failed)
 	}
 	return &Embedded{srv: srv}, nil
 }
+
+// serverErrors is the embedded server's logger: it drops everything but errors, and keeps the
+// first few of those.
+type serverErrors struct {
+	mu    sync.Mutex
+	msgs  []string
+	fatal bool // the server gave up starting
+}
+
+func (e *serverErrors) add(fatal bool, format string, v ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fatal = e.fatal || fatal
+	if len(e.msgs) < 8 {
+		e.msgs = append(e.msgs, fmt.Sprintf(format, v...))
+	}
+}
+
+func (e *serverErrors) report() (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.msgs, "; "), e.fatal
+}
+
+func (e *serverErrors) Noticef(string, ...any)         {}
+func (e *serverErrors) Warnf(string, ...any)           {}
+func (e *serverErrors) Debugf(string, ...any)          {}
+func (e *serverErrors) Tracef(string, ...any)          {}
+func (e *serverErrors) Errorf(format string, v ...any) { e.add(false, format, v...) }
+func (e *serverErrors) Fatalf(format string, v ...any) { e.add(true, format, v...) }
 
 // ClientURL is the nats:// URL clients connect to.
 func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }

@@ -78,6 +78,7 @@ func startInstanceWith(t *testing.T, ix service.IndexerOptions, want int) *insta
 		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: ix.Registry},
 		Indexer: ix,
 		DataDir: t.TempDir(),
+		Webhook: service.WebhookOptions{Token: "mirror-e2e"},
 		Log:     log,
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/process"
 )
 
 // AllInOneOptions configures the single-process mode: embedded NATS (unless a URL is given), the
@@ -44,6 +45,20 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 			a.Close()
 		}
 	}()
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	// A layout has no registry to send notifications: no webhook routes, no token needed.
+	webhooks := opts.Indexer.Layout == ""
+	if webhooks {
+		if err := opts.Webhook.checkAuth(opts.Log); err != nil {
+			return nil, err
+		}
+	}
+	// Checked first: the embedded NATS server, the stores and the blob cache all live there.
+	if err := process.CheckDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
 	url := opts.NATSURL
 	if url == "" {
 		addr := opts.EmbeddedNATSAddress
@@ -69,6 +84,10 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 	opts.API.Log = opts.Log
 	if a.API, err = StartAPI(ctx, a.Conn, opts.API); err != nil {
 		return nil, err
+	}
+	if !webhooks {
+		opts.Log.Info("reading an OCI layout: no webhook routes (the resync picks up changes)")
+		return a, nil
 	}
 	// The indexer sets the event stream up, so the webhooks need no set-up of their own here.
 	opts.Webhook.Log = opts.Log

@@ -38,7 +38,7 @@ func TestAllInOneIndexerIsConfiguredLikeStandalone(t *testing.T) {
 
 	all, err := StartAllInOne(t.Context(), AllInOneOptions{
 		API: APIOptions{Config: api.DefaultConfig(), Registry: reg}, Indexer: opts,
-		DataDir: t.TempDir(), NATSURL: nats.ClientURL(), Log: testLogger(t),
+		DataDir: t.TempDir(), NATSURL: nats.ClientURL(), Log: testLogger(t), Webhook: WebhookOptions{Token: testToken},
 	})
 	if err != nil {
 		t.Fatal(err)

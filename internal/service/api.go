@@ -16,6 +16,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/upstream"
 )
@@ -53,6 +54,9 @@ type API struct {
 func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := process.CheckDataDir(opts.DataDir); err != nil {
+		return nil, err
 	}
 	var blobs api.Blobs
 	switch {

@@ -49,6 +49,7 @@ func ExampleStartAllInOne() {
 		API:     service.APIOptions{Config: api.DefaultConfig(), Registry: registry},
 		Indexer: service.IndexerOptions{Registry: registry, Repository: "packages"},
 		DataDir: dataDir,
+		Webhook: service.WebhookOptions{Token: "change-me"}, // what the registry sends
 		Log:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/indexer"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
@@ -99,6 +100,9 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 	}
 	if opts.MaxZipBytes <= 0 {
 		opts.MaxZipBytes = packages.DefaultLimits().MaxZipSize
+	}
+	if err := process.CheckDataDir(opts.DataDir); err != nil {
+		return nil, err
 	}
 	var src packageSource
 	var tagDigests func(ctx context.Context, repository string) (map[string]string, error)

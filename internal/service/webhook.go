@@ -29,6 +29,9 @@ type WebhookOptions struct {
 	// GitHubSecret, when set, is the secret of the GitHub webhook: the GitHub route checks the
 	// deliveries' signature with it instead of Token.
 	GitHubSecret string
+	// AllowUnauthenticated serves the webhook routes without a Token. Without it, no Token is a
+	// start-up error: an open route lets anyone who reaches it make the indexer list repositories.
+	AllowUnauthenticated bool
 	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// BodyTimeout bounds reading a notification body; 0 means webhook.DefaultBodyTimeout.
@@ -49,7 +52,8 @@ const DefaultPublishTimeout = 5 * time.Second
 // RegisterFlags defines the webhook flags on fs, writing into o. Both binaries that serve the
 // webhooks call it, so their flags and defaults cannot drift apart.
 func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Token, "webhook-token", "", "token registries must send, as Authorization: Bearer <token> or ?token=<token>; empty disables authentication (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.StringVar(&o.Token, "webhook-token", "", "token registries must send, as Authorization: Bearer <token> or ?token=<token>; required unless -webhook-allow-unauthenticated (prefer the env var EPR_WEBHOOK_TOKEN)")
+	fs.BoolVar(&o.AllowUnauthenticated, "webhook-allow-unauthenticated", false, "serve the webhook routes without -webhook-token: anyone who can reach them can post events")
 	fs.StringVar(&o.GitHubSecret, "webhook-github-secret", "", "secret of the GitHub webhook; /webhooks/github then requires its X-Hub-Signature-256 instead of the token (prefer the env var EPR_WEBHOOK_GITHUB_SECRET)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
 	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")
@@ -83,6 +87,9 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if err := opts.checkAuth(opts.Log); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -103,6 +110,24 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 	w.done.Go(func() { w.keepStream(ctx) })
 	opts.Log.Info("webhook receiver started", "auth", opts.Token != "", "github_signature", opts.GitHubSecret != "")
 	return w, nil
+}
+
+// ErrNoWebhookToken is returned by StartWebhook and StartAllInOne when the webhook routes would
+// accept anyone.
+var ErrNoWebhookToken = errors.New("no webhook token: set EPR_WEBHOOK_TOKEN (or -webhook-token), " +
+	"or pass -webhook-allow-unauthenticated to accept notifications from anyone who can reach the webhook routes")
+
+// checkAuth refuses options that would serve the webhook routes to anyone without the operator
+// having said so; the webhook receiver and the all-in-one both check it before starting.
+func (o WebhookOptions) checkAuth(log *slog.Logger) error {
+	switch {
+	case o.Token != "":
+		return nil
+	case !o.AllowUnauthenticated:
+		return ErrNoWebhookToken
+	}
+	log.Warn("webhook routes accept unauthenticated requests (-webhook-allow-unauthenticated): anyone who can reach them can post events")
+	return nil
 }
 
 // registerWebhook adds the webhook handlers to r, publishing through nc. The standalone receiver
