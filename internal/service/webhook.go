@@ -34,6 +34,9 @@ type WebhookOptions struct {
 	AllowUnauthenticated bool
 	// MaxBodyBytes bounds a notification body; 0 means webhook.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxRepositories bounds the repositories one notification may name; 0 means
+	// webhook.DefaultMaxRepositories.
+	MaxRepositories int
 	// BodyTimeout bounds reading a notification body; 0 means webhook.DefaultBodyTimeout.
 	BodyTimeout time.Duration
 	// PublishTimeout bounds the wait for JetStream's ack of each event.
@@ -56,6 +59,7 @@ func (o *WebhookOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.AllowUnauthenticated, "webhook-allow-unauthenticated", false, "serve the webhook routes without -webhook-token: anyone who can reach them can post events")
 	fs.StringVar(&o.GitHubSecret, "webhook-github-secret", "", "secret of the GitHub webhook; /webhooks/github then requires its X-Hub-Signature-256 instead of the token (prefer the env var EPR_WEBHOOK_GITHUB_SECRET)")
 	fs.Int64Var(&o.MaxBodyBytes, "max-body-bytes", webhook.DefaultMaxBodyBytes, "largest accepted notification body, in bytes")
+	fs.IntVar(&o.MaxRepositories, "webhook-max-repositories", webhook.DefaultMaxRepositories, "most repositories one notification may name; events of the others are dropped, logged and counted (the resync covers them)")
 	fs.DurationVar(&o.BodyTimeout, "webhook-body-timeout", webhook.DefaultBodyTimeout, "how long a registry may take to send a notification body")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", DefaultPublishTimeout, "how long to wait for JetStream to acknowledge an event")
 }
@@ -144,13 +148,14 @@ func registerWebhook(r webhook.Router, nc *nats.Conn, opts WebhookOptions) error
 		}
 	}
 	return webhook.Register(r, webhook.Config{
-		Publisher:    pub,
-		Token:        opts.Token,
-		GitHubSecret: opts.GitHubSecret,
-		MaxBodyBytes: opts.MaxBodyBytes,
-		BodyTimeout:  opts.BodyTimeout,
-		Logger:       opts.Log,
-		Metrics:      metrics,
+		Publisher:       pub,
+		Token:           opts.Token,
+		GitHubSecret:    opts.GitHubSecret,
+		MaxBodyBytes:    opts.MaxBodyBytes,
+		MaxRepositories: opts.MaxRepositories,
+		BodyTimeout:     opts.BodyTimeout,
+		Logger:          opts.Log,
+		Metrics:         metrics,
 	})
 }
 

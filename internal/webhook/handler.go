@@ -21,6 +21,12 @@ import (
 // notifications are a few KiB.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxRepositories bounds the repositories one request may name when
+// Config.MaxRepositories is 0. Each repository costs the indexer a tag listing (and up to three
+// more while a named tag is missing), so a body naming thousands would be a lever for load; a
+// registry's notification names one repository, a batch a few.
+const DefaultMaxRepositories = 100
+
 // DefaultBodyTimeout bounds reading a notification body when Config.BodyTimeout is 0: a few KiB
 // take milliseconds, so only a client trickling its body on purpose comes near it.
 const DefaultBodyTimeout = 10 * time.Second
@@ -65,6 +71,10 @@ type Config struct {
 	GitHubSecret string
 	// MaxBodyBytes bounds a request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxRepositories bounds the distinct repositories one request's events may name; events
+	// of the others are dropped, logged and counted (result "dropped"). 0 means
+	// DefaultMaxRepositories. The periodic resync repairs what a dropped event would have told.
+	MaxRepositories int
 	// BodyTimeout bounds reading the body, from the moment the handler starts; 0 means
 	// DefaultBodyTimeout. The handler sets it itself, so it holds on whichever server the
 	// routes are mounted.
@@ -100,6 +110,9 @@ func Register(r Router, cfg Config) error {
 	}
 	if h.max <= 0 {
 		h.max = DefaultMaxBodyBytes
+	}
+	if h.maxRepos = cfg.MaxRepositories; h.maxRepos <= 0 {
+		h.maxRepos = DefaultMaxRepositories
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultBodyTimeout
@@ -148,6 +161,7 @@ type handler struct {
 	auth     bool
 	tokenSum [sha256.Size]byte
 	max      int64
+	maxRepos int
 	timeout  time.Duration
 	log      *slog.Logger
 	metrics  *Metrics
@@ -268,6 +282,13 @@ func (h *handler) serve(format string, parse parser, auth routeAuth) echo.Handle
 			return reply(http.StatusOK, OutcomeIgnored, "ignored")
 		}
 
+		if kept, dropped := boundRepositories(res.Events, h.maxRepos); len(dropped) > 0 {
+			h.metrics.event(format, ResultDropped, len(dropped))
+			log.Warn("webhook request names more repositories than allowed; dropping the events of the others (the resync covers them)",
+				"limit", "max_repositories", "bound", h.maxRepos, "kept", len(kept), "dropped", len(dropped),
+				"first_dropped_repository", dropped[0].Repository)
+			res.Events = kept
+		}
 		if err := h.pub.Publish(req.Context(), res.Events...); err != nil {
 			h.metrics.event(format, ResultFailed, len(res.Events))
 			log.Error("publish failed; the sender will retry", "events", len(res.Events), "err", err)
@@ -281,4 +302,19 @@ func (h *handler) serve(format string, parse parser, auth routeAuth) echo.Handle
 		}
 		return reply(http.StatusOK, OutcomePublished, "ok")
 	}
+}
+
+// boundRepositories keeps the events of the first max distinct repositories, in order, and
+// returns the others.
+func boundRepositories(evs []events.Event, max int) (kept, dropped []events.Event) {
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if !seen[ev.Repository] && len(seen) >= max {
+			dropped = append(dropped, ev)
+			continue
+		}
+		seen[ev.Repository] = true
+		kept = append(kept, ev)
+	}
+	return kept, dropped
 }

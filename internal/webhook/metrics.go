@@ -23,6 +23,7 @@ const (
 	ResultIgnored   = "ignored"   // dropped on purpose (pulls, blob events, ...)
 	ResultRejected  = "rejected"  // in a malformed body; counted once per body, as it has no countable events
 	ResultFailed    = "failed"    // kept, but the publish failed; the sender retries them
+	ResultDropped   = "dropped"   // over a request's bound on repositories (Config.MaxRepositories)
 )
 
 // Metrics counts what the handlers do. Its label values are fixed sets, never request data.
@@ -44,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "epr",
 			Subsystem: "webhook",
 			Name:      "events_total",
-			Help:      "Registry notifications by format and result (published, ignored, rejected, failed).",
+			Help:      "Registry notifications by format and result (published, ignored, rejected, failed, dropped).",
 		}, []string{"format", "result"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.events} {
@@ -58,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		for _, o := range []string{OutcomePublished, OutcomeIgnored, OutcomeHandshake, OutcomeUnauthorized, OutcomeTooLarge, OutcomeBadRequest, OutcomeUnavailable} {
 			m.requests.WithLabelValues(f, o)
 		}
-		for _, r := range []string{ResultPublished, ResultIgnored, ResultRejected, ResultFailed} {
+		for _, r := range []string{ResultPublished, ResultIgnored, ResultRejected, ResultFailed, ResultDropped} {
 			m.events.WithLabelValues(f, r)
 		}
 	}
