@@ -18,27 +18,12 @@ import (
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
-// returnsWithin runs fn and fails the test if it has not returned after a generous limit: the
-// defects these tests cover made calls run for ever, so the old code fails here rather than
-// at the global test timeout.
-func returnsWithin[T any](t *testing.T, what string, fn func() (T, error)) (T, error) {
+// returnsWithin runs fn under testkit.Returns: the defects these tests cover made calls run for
+// ever, so the old code fails there rather than at the global test timeout.
+func returnsWithin[T any](t *testing.T, what string, fn func() (T, error)) (v T, err error) {
 	t.Helper()
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("%s still running after 2 minutes", what)
-		panic("unreachable")
-	}
+	testkit.Returns(t, 2*time.Minute, what, func() { v, err = fn() })
+	return v, err
 }
 
 func wantLimit(t *testing.T, err error, bound string) {
