@@ -229,17 +229,35 @@ func BucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
 	}
 }
 
+// bindOrCreate binds to a resource, creates it when it is missing (notFound), and binds again
+// when another process created it in between (exists). created is called after a creation.
+func bindOrCreate[T any](bind, create func() (T, error), notFound, exists error, created func()) (T, error) {
+	r, err := bind()
+	if !errors.Is(err, notFound) {
+		return r, err
+	}
+	if r, err = create(); err == nil {
+		created()
+		return r, nil
+	}
+	if errors.Is(err, exists) {
+		return bind()
+	}
+	return r, err
+}
+
+// created logs the creation of a resource.
+func (s Setup) created(kind, name string, replicas int) func() {
+	return func() { s.log().Info("created JetStream "+kind, "name", name, "replicas", replicas) }
+}
+
 // Stream creates the event stream when it is missing, else binds to it as it is.
 func (s Setup) Stream(ctx context.Context) (jetstream.Stream, error) {
 	want := StreamConfig(s.Options)
-	st, err := s.JS.Stream(ctx, StreamName)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if st, err = s.JS.CreateStream(ctx, want); err == nil {
-			s.log().Info("created JetStream stream", "name", StreamName, "replicas", want.Replicas)
-		} else if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			st, err = s.JS.Stream(ctx, StreamName) // another process created it meanwhile
-		}
-	}
+	st, err := bindOrCreate(
+		func() (jetstream.Stream, error) { return s.JS.Stream(ctx, StreamName) },
+		func() (jetstream.Stream, error) { return s.JS.CreateStream(ctx, want) },
+		jetstream.ErrStreamNotFound, jetstream.ErrStreamNameAlreadyInUse, s.created("stream", StreamName, want.Replicas))
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamName, err)
 	}
@@ -251,14 +269,10 @@ func (s Setup) Stream(ctx context.Context) (jetstream.Stream, error) {
 // delivery settings up to date and keeping its replicas.
 func (s Setup) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 	want := ConsumerConfig(s.Options)
-	c, err := s.JS.Consumer(ctx, StreamName, ConsumerName)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		if c, err = s.JS.CreateConsumer(ctx, StreamName, want); err == nil {
-			s.log().Info("created JetStream consumer", "name", ConsumerName, "replicas", want.Replicas)
-		} else if errors.Is(err, jetstream.ErrConsumerExists) {
-			c, err = s.JS.Consumer(ctx, StreamName, ConsumerName)
-		}
-	}
+	c, err := bindOrCreate(
+		func() (jetstream.Consumer, error) { return s.JS.Consumer(ctx, StreamName, ConsumerName) },
+		func() (jetstream.Consumer, error) { return s.JS.CreateConsumer(ctx, StreamName, want) },
+		jetstream.ErrConsumerNotFound, jetstream.ErrConsumerExists, s.created("consumer", ConsumerName, want.Replicas))
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
 	}
@@ -283,14 +297,10 @@ func (s Setup) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 // the object store beside it, when one exists.
 func (s Setup) Bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	want := BucketConfig(s.Options)
-	kv, err := s.JS.KeyValue(ctx, PackagesBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		if kv, err = s.JS.CreateKeyValue(ctx, want); err == nil {
-			s.log().Info("created JetStream key-value bucket", "name", PackagesBucket, "replicas", want.Replicas)
-		} else if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = s.JS.KeyValue(ctx, PackagesBucket)
-		}
-	}
+	kv, err := bindOrCreate(
+		func() (jetstream.KeyValue, error) { return s.JS.KeyValue(ctx, PackagesBucket) },
+		func() (jetstream.KeyValue, error) { return s.JS.CreateKeyValue(ctx, want) },
+		jetstream.ErrBucketNotFound, jetstream.ErrBucketExists, s.created("key-value bucket", PackagesBucket, want.Replicas))
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", PackagesBucket, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -49,13 +48,7 @@ func TestStreamChecks(t *testing.T) {
 // metrics the test reads.
 func setupFixture(t *testing.T) (jetstream.JetStream, *testkit.SyncBuffer, *SetupMetrics) {
 	t.Helper()
-	srv := startServer(t, t.TempDir(), "")
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectTestServer(t)
 	logs := &testkit.SyncBuffer{}
 	m, err := NewSetupMetrics(prometheus.NewRegistry())
 	if err != nil {
