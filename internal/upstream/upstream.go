@@ -2,6 +2,7 @@
 // /search and /categories queries forwarded to it, each within a bounded time and retry budget
 // and coalesced per normalised query, the answers reused for a short while, and the last good
 // answer per query, kept so that a failing upstream degrades an answer instead of failing it.
+// What is kept is bounded in bytes and entries, least recently used out first (cache.go).
 // It knows nothing of how answers are merged (internal/api does that).
 package upstream
 
