@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,7 +52,7 @@ type options struct {
 func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
-	fs.StringVar(&o.from, "from", "https://epr.elastic.co", "EPR-compatible registry to copy from")
+	fs.StringVar(&o.from, "from", "https://epr.elastic.co", "EPR-compatible registry to copy from; user:password@ in it is sent as basic auth to that host only, and never logged (prefer EPR_FROM then)")
 	fs.StringVar(&o.fromDir, "from-dir", "", "copy the package zips (and <zip>.sig) of this directory instead, each validated first; only -packages applies")
 	fs.StringVar(&o.fromLayout, "from-oci-layout", "", "copy the packages of this OCI image layout directory (as -to-oci-layout writes it) instead; only -packages applies")
 	// The destination's connection flags are oci.Config's, prefixed "to-" so that a source
@@ -103,6 +104,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	log, err := flagenv.Logger(o.logLevel, o.logType)
 	if err != nil {
 		return err
+	}
+	if u, err := url.Parse(o.from); err == nil && u.User != nil && flagenv.InArgs(args, "from") {
+		log.Warn("-from carries credentials on the command line, visible in the process list; prefer " + flagenv.EnvName("from"))
 	}
 	var dest mirror.Destination
 	if o.toLayout != "" {

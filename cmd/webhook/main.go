@@ -37,7 +37,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.StringVar(&o.address, "address", "localhost:8081", "address to serve the webhooks and /health on")
 	fs.StringVar(&o.natsURL, "nats-url", "nats://localhost:4222", "NATS server URL")
 	o.webhook.RegisterFlags(fs)
-	fs.IntVar(&o.webhook.Stream.Replicas, "nats-replicas", 1, "replicas of the event stream (3 on a NATS cluster); must match the indexer's")
+	fs.IntVar(&o.webhook.Stream.Replicas, "nats-replicas", 1, "replicas of the event stream when this process creates it (3 on a NATS cluster); an existing stream keeps its own, and a difference is logged")
 	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address to serve Prometheus /metrics on; empty disables it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logType, "log-type", "ecs", "log format: ecs (JSON lines) or dev (text)")

@@ -19,8 +19,9 @@ import (
 
 // Upstream is the registry proxy mode also serves; *upstream.Client is the real one.
 type Upstream interface {
-	// Query returns the upstream's answer to a route's query; key is the normalised query.
-	Query(ctx context.Context, route, rawQuery, key string) upstream.Answer
+	// Query returns the upstream's answer to a route's query: query is what is forwarded, key
+	// the normalised query its answer is cached under; both stand for the same Filter.
+	Query(ctx context.Context, route, query, key string) upstream.Answer
 	// Location is the upstream URL of an escaped path of ours and its query.
 	Location(escapedPath, rawQuery string) string
 }
@@ -134,7 +135,9 @@ func mergeCategories(local []CategoryCount, upstreamBody []byte) ([]byte, error)
 // upstream had no fresh part in is not to be cached by clients.
 func (s *Server) serveProxiedQuery(c echo.Context, snap *Snapshot, q *queryRoute, f *Filter, cc []string) string {
 	r := c.Request()
-	ans := s.cfg.Upstream.Query(r.Context(), q.label, r.URL.RawQuery, f.Key())
+	// The upstream is asked the canonical form of the query, not the client's spelling: its
+	// answer is kept under f.Key() and reused for every spelling of that Key.
+	ans := s.cfg.Upstream.Query(r.Context(), q.label, f.Encode(), f.Key())
 	c.Response().Header()[hUpstream] = []string{string(ans.State)}
 	if ans.State != upstream.Fresh {
 		cc = ccNoStore

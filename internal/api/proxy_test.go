@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,14 @@ type proxyPair struct {
 
 func newProxyPair(t *testing.T, upSpecs, localSpecs []packagetest.Spec, ucfg upstream.Config) *proxyPair {
 	t.Helper()
+	cfg := DefaultConfig()
+	cfg.MockFallback = false
+	return newProxyPairWith(t, cfg, upSpecs, localSpecs, ucfg)
+}
+
+// newProxyPairWith is newProxyPair with the upstream's own configuration.
+func newProxyPairWith(t *testing.T, upCfg Config, upSpecs, localSpecs []packagetest.Spec, ucfg upstream.Config) *proxyPair {
+	t.Helper()
 	load := func(ts *testServer, specs []packagetest.Spec) {
 		var recs []*index.Record
 		for _, s := range specs {
@@ -39,7 +48,7 @@ func newProxyPair(t *testing.T, upSpecs, localSpecs []packagetest.Spec, ucfg ups
 	}
 	cfg := DefaultConfig()
 	cfg.MockFallback = false
-	p := &proxyPair{upServer: newTestServer(t, cfg, true), plain: newTestServer(t, cfg, true)}
+	p := &proxyPair{upServer: newTestServer(t, upCfg, true), plain: newTestServer(t, cfg, true)}
 	load(p.upServer, upSpecs)
 	load(p.plain, localSpecs)
 	p.up = httptest.NewServer(p.upServer)
@@ -248,6 +257,43 @@ func TestProxyDegradesWhenUpstreamFails(t *testing.T) {
 	}
 	if n := counterValue(t, p.proxy.reg, "epr_proxy_upstream_requests_total", map[string]string{"route": "/search", "outcome": "network_error"}); n == 0 {
 		t.Error("failed upstream requests not counted")
+	}
+}
+
+// The upstream is asked exactly what its answer is cached under: a parameter the upstream refuses
+// (here, one it does not know) neither fails the query that carried it nor, through the cache,
+// the plain query that shares its Key.
+func TestProxyForwardsTheCanonicalQuery(t *testing.T) {
+	upSpecs, localSpecs := proxyFixtures()
+	strict := DefaultConfig()
+	strict.MockFallback = false
+	strict.AllowUnknownQueryParameters = false
+	var asked []string
+	var mu sync.Mutex
+	p := newProxyPairWith(t, strict, upSpecs, localSpecs, upstream.Config{CacheTime: time.Hour})
+	p.up.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.RawQuery)
+		mu.Unlock()
+		p.upServer.ServeHTTP(w, r)
+	})
+	if w := p.upServer.get("/search?package=acme_logs&utm_source=x"); w.Code != http.StatusBadRequest {
+		t.Fatalf("the strict upstream answers an unknown parameter with %d, want 400", w.Code)
+	}
+	want := []nameVersion{{"acme_logs", "1.3.0", "Acme Logs"}}
+	for _, q := range []string{"/search?package=acme_logs&utm_source=x", "/search?package=acme_logs", "/search?utm_source=y&package=acme_logs&package=other"} {
+		w := p.proxy.get(q)
+		if w.Code != 200 || w.Header().Get(hUpstream) != "fresh" {
+			t.Fatalf("%s: %d %s=%q, want a fresh upstream part", q, w.Code, hUpstream, w.Header().Get(hUpstream))
+		}
+		if got := searchItems(t, w.Body.Bytes()); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", q, got, want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(asked, []string{"package=acme_logs"}) {
+		t.Errorf("upstream asked %q, want once, the canonical query", asked)
 	}
 }
 

@@ -202,3 +202,58 @@ func (f *Filter) Key() string {
 	fmt.Fprintf(&b, " disc=%v", disc)
 	return b.String()
 }
+
+// Encode is the filter as a query string that parses back to the same Key: the parameters that
+// select something, each once, in a fixed order. Proxy mode forwards it, never the client's raw
+// query, so that the upstream answers exactly the query its answer is cached under (a parameter
+// we ignore, or a second spelling, cannot make the upstream answer differently for one Key).
+func (f *Filter) Encode() string {
+	q := url.Values{}
+	setVersion := func(key string, v *semver.Version) {
+		if v != nil {
+			q.Set(key, v.String())
+		}
+	}
+	setSpec := func(key string, v *semver.Version) {
+		if v != nil {
+			q.Set(key, fmt.Sprintf("%d.%d", v.Major(), v.Minor()))
+		}
+	}
+	setString := func(key, v string) {
+		if v != "" {
+			q.Set(key, v)
+		}
+	}
+	setBool := func(key string, v bool) {
+		if v {
+			q.Set(key, "true")
+		}
+	}
+	setVersion("kibana.version", f.KibanaVersion)
+	setVersion("agent.version", f.AgentVersion)
+	setString("package", f.Package)
+	setString("type", f.Type)
+	setString("category", f.Category)
+	setBool("all", f.All)
+	setBool("prerelease", f.Prerelease)
+	setBool("experimental", f.Experimental)
+	setBool("include_policy_templates", f.IncludePolicyTemplates)
+	if f.Capabilities != nil {
+		caps := append([]string(nil), f.Capabilities...)
+		sort.Strings(caps)
+		q.Set("capabilities", strings.Join(caps, ","))
+	}
+	setSpec("spec.min", f.SpecMin)
+	setSpec("spec.max", f.SpecMax)
+	var disc []string
+	for _, d := range f.Discovery {
+		vals := append([]string(nil), d.Values...)
+		sort.Strings(vals)
+		disc = append(disc, d.Kind+":"+strings.Join(vals, ","))
+	}
+	sort.Strings(disc)
+	for _, d := range disc {
+		q.Add("discovery", d)
+	}
+	return q.Encode()
+}

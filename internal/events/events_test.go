@@ -68,13 +68,7 @@ func startServer(t *testing.T, dir, addr string) *Embedded {
 // streamFixture is an embedded server with the event stream, and a connection to it.
 func streamFixture(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	srv := startServer(t, t.TempDir(), "")
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connectTestServer(t)
 	js := mustJS(t, nc)
 	if _, err := EnsureStream(t.Context(), js, StreamOptions{}); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,8 @@ const (
 
 // StreamOptions tunes the event stream and the indexer's consumer.
 type StreamOptions struct {
-	// Replicas of the stream, consumer and bucket: 1 for a single server, 3 for a cluster.
+	// Replicas of the stream, consumer and bucket when this process creates them: 1 for a single
+	// server, 3 for a cluster. Resources that exist keep theirs (see Setup).
 	Replicas int
 	// DuplicateWindow is how long a message id is remembered for deduplication.
 	DuplicateWindow time.Duration
@@ -76,66 +77,22 @@ func (o StreamOptions) withDefaults() StreamOptions {
 	return o
 }
 
-// EnsureStream creates or updates the event stream.
+// EnsureStream creates the event stream when it is missing, else binds to it as it is (Setup.Stream
+// without logs or metrics).
 func EnsureStream(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.Stream, error) {
-	opts = opts.withDefaults()
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamName,
-		Description: "Registry notifications, one subject per repository",
-		Subjects:    []string{SubjectPrefix + ".>", ZotSubject},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  opts.DuplicateWindow,
-		MaxAge:      opts.MaxAge,
-		Replicas:    opts.Replicas,
-		Discard:     jetstream.DiscardOld,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
-	}
-	return s, nil
+	return Setup{JS: js, Options: opts}.Stream(ctx)
 }
 
-// EnsureConsumer creates or updates the indexer's durable consumer on the event stream.
+// EnsureConsumer creates the indexer's consumer when it is missing, else binds to it (Setup.Consumer
+// without logs or metrics).
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, opts StreamOptions) (jetstream.Consumer, error) {
-	opts = opts.withDefaults()
-	backoff := opts.Backoff
-	if len(backoff) >= opts.MaxDeliver {
-		backoff = backoff[:opts.MaxDeliver-1]
-	}
-	c, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Indexer: reconcile the repository each event names",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       opts.AckWait,
-		MaxDeliver:    opts.MaxDeliver,
-		BackOff:       backoff,
-		MaxAckPending: 1000,
-		Replicas:      opts.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", ConsumerName, err)
-	}
-	return c, nil
+	return Setup{JS: js, Options: opts}.Consumer(ctx)
 }
 
-// EnsurePackagesBucket creates or updates the key-value bucket holding the package index.
+// EnsurePackagesBucket creates the index bucket when it is missing, else binds to it as it is
+// (Setup.Bucket without logs or metrics).
 func EnsurePackagesBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	if replicas <= 0 {
-		replicas = 1
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      PackagesBucket,
-		Description: "Package index: one key per package name and version",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", PackagesBucket, err)
-	}
-	return kv, nil
+	return Setup{JS: js, Options: StreamOptions{Replicas: replicas}}.Bucket(ctx)
 }
 
 // ErrUnavailable means NATS could not take the event now; the caller should ask its sender to

@@ -11,11 +11,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oci-epr/package-registry/internal/events"
 )
 
 // LargeRecordsBucket is the object store holding records too big for one NATS message; the
 // key-value entry then holds a pointer to the object.
-const LargeRecordsBucket = "package-records"
+const LargeRecordsBucket = events.LargeRecordsBucket
 
 // pointer is the key-value value of a record stored in the object store. It is JSON, where an
 // inline record is gzip, so the first byte tells them apart.
@@ -53,9 +55,9 @@ func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.Object
 	if b.objects != nil {
 		return b.objects, nil
 	}
-	var os jetstream.ObjectStore
-	var err error
-	if create {
+	// Bound as it is when it exists: never updated, so its replicas are the operator's.
+	os, err := b.js.ObjectStore(ctx, LargeRecordsBucket)
+	if create && errors.Is(err, jetstream.ErrBucketNotFound) {
 		st, _ := b.kv.Status(ctx)
 		replicas := 1
 		if st != nil {
@@ -63,14 +65,15 @@ func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.Object
 				replicas = bs.StreamInfo().Config.Replicas
 			}
 		}
-		os, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		os, err = b.js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
 			Bucket:      LargeRecordsBucket,
 			Description: "Package records too large for one key-value entry",
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
 		})
-	} else {
-		os, err = b.js.ObjectStore(ctx, LargeRecordsBucket)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			os, err = b.js.ObjectStore(ctx, LargeRecordsBucket) // another writer created it meanwhile
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", LargeRecordsBucket, err)

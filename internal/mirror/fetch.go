@@ -44,7 +44,8 @@ func (m *mirror) once(ctx context.Context, method, u string, limit int64) ([]byt
 	if err != nil {
 		return nil, nil, &PermanentError{URL: u, Status: http.StatusBadRequest}
 	}
-	resp, err := m.HTTPClient.Do(req)
+	m.src.authorize(req)
+	resp, err := m.http.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-epr/package-registry/internal/oci"
@@ -31,7 +32,9 @@ type document struct {
 
 type mirror struct {
 	Options
-	base string
+	src *source
+	// http is Options.HTTPClient with the source's redirect policy.
+	http *http.Client
 }
 
 // Run copies the selection. Failures of single versions are in the summary (Summary.Err); the
@@ -39,7 +42,11 @@ type mirror struct {
 func Run(ctx context.Context, o Options) (Summary, error) {
 	start := time.Now()
 	o.defaults()
-	m := &mirror{Options: o, base: strings.TrimSuffix(o.From, "/")}
+	src, err := parseSource(o.From)
+	if err != nil {
+		return Summary{}, fmt.Errorf("mirror: %w", err)
+	}
+	m := &mirror{Options: o, src: src, http: src.client(o.HTTPClient)}
 	items, err := m.search(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -113,7 +120,7 @@ hand:
 }
 
 func (m *mirror) search(ctx context.Context) ([]item, error) {
-	u := m.base + "/search"
+	u := m.src.endpoint("/search")
 	if q := m.Selection.Query().Encode(); q != "" {
 		u += "?" + q
 	}
@@ -145,7 +152,7 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 			}
 		}
 	}()
-	docURL := m.base + "/package/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version) + "/"
+	docURL := m.src.endpoint("/package/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version) + "/")
 	raw, _, err := m.get(ctx, http.MethodGet, docURL, 16<<20)
 	if err != nil {
 		r.Err = err
@@ -167,19 +174,24 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 		r.Outcome = Unsigned
 		return r
 	}
-	zipURL := m.base + doc.Download
+	zipURL, err := m.src.resolve(doc.Download)
+	if err != nil {
+		r.Err = err
+		return r
+	}
 
+	docDigest := digest.FromBytes(raw).String()
 	_, head, err := m.get(ctx, http.MethodHead, zipURL, 0)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	present, err := m.present(ctx, it, zipURL, head, doc.SignaturePath != "")
+	held, zipLayer, err := m.present(ctx, it, zipURL, docDigest, head, doc.SignaturePath != "")
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	if present {
+	if held == same {
 		r.Outcome = Present
 		return r
 	}
@@ -193,10 +205,21 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 		r.Err = err
 		return r
 	}
+	if held == unknown && digest.FromBytes(zipData) == zipLayer.Digest {
+		// Only the bytes could tell, and they are the same: nothing to push.
+		r.Bytes += int64(len(zipData))
+		r.Outcome = Present
+		return r
+	}
 	r.Bytes += int64(len(zipData))
 	var sig []byte
 	if doc.SignaturePath != "" {
-		if sig, _, err = m.get(ctx, http.MethodGet, m.base+doc.SignaturePath, 1<<20); err != nil {
+		sigURL, err := m.src.resolve(doc.SignaturePath)
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		if sig, _, err = m.get(ctx, http.MethodGet, sigURL, 1<<20); err != nil {
 			r.Err = err
 			return r
 		}
@@ -208,7 +231,7 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 			return r
 		}
 	}
-	ann := map[string]string{AnnotationSource: zipURL}
+	ann := map[string]string{AnnotationSource: zipURL, AnnotationDocument: docDigest}
 	if etag := resp.Get("ETag"); etag != "" {
 		ann[AnnotationETag] = etag
 	}
@@ -220,11 +243,21 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 	return r
 }
 
-// present applies the skip rule of the package documentation.
-func (m *mirror) present(ctx context.Context, it item, zipURL string, head http.Header, wantSig bool) (bool, error) {
+// holding is what the destination holds of a version, compared with the source's.
+type holding int
+
+const (
+	absent  holding = iota // nothing usable, or another zip: copy
+	same                   // the same zip (and a signature when the source has one): skip
+	unknown                // a zip the source's headers and our annotations cannot vouch for: compare bytes
+)
+
+// present applies the skip rule of the package documentation. docDigest is the digest of the
+// source's package document for the version.
+func (m *mirror) present(ctx context.Context, it item, zipURL, docDigest string, head http.Header, wantSig bool) (holding, *ocispec.Descriptor, error) {
 	man, err := m.To.Manifest(ctx, it.Name, it.Version)
 	if err != nil || man == nil {
-		return false, err
+		return absent, nil, err
 	}
 	var zipLayer *ocispec.Descriptor
 	hasSig := false
@@ -237,14 +270,31 @@ func (m *mirror) present(ctx context.Context, it item, zipURL string, head http.
 		}
 	}
 	if zipLayer == nil || (wantSig && !hasSig) {
-		return false, nil
+		return absent, nil, nil
+	}
+	verdict := func(ok bool) holding {
+		if ok {
+			return same
+		}
+		return absent
 	}
 	etag := head.Get("ETag")
 	if d, ok := strings.CutPrefix(strings.Trim(etag, `"`), "sha256:"); ok {
-		return "sha256:"+d == zipLayer.Digest.String(), nil
+		return verdict("sha256:"+d == zipLayer.Digest.String()), zipLayer, nil
 	}
 	if etag != "" {
-		return man.Annotations[AnnotationETag] == etag, nil
+		return verdict(man.Annotations[AnnotationETag] == etag), zipLayer, nil
 	}
-	return head.Get("Content-Length") == fmt.Sprint(zipLayer.Size) && man.Annotations[AnnotationSource] == zipURL, nil
+	length := head.Get("Content-Length")
+	sameSource := man.Annotations[AnnotationSource] == zipURL
+	if length != "" && length != fmt.Sprint(zipLayer.Size) {
+		return absent, zipLayer, nil
+	}
+	if recorded := man.Annotations[AnnotationDocument]; recorded != "" {
+		return verdict(sameSource && recorded == docDigest), zipLayer, nil
+	}
+	if length != "" {
+		return verdict(sameSource), zipLayer, nil
+	}
+	return unknown, zipLayer, nil
 }

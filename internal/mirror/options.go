@@ -14,8 +14,13 @@ import (
 
 // Annotations written on every mirrored manifest; the indexer does not read them.
 const (
+	// AnnotationSource is the zip's URL on the source, without credentials.
 	AnnotationSource = "org.oci-epr.mirror.source"
 	AnnotationETag   = "org.oci-epr.mirror.source-etag"
+	// AnnotationDocument is the digest of the source's package document (/package/<n>/<v>/)
+	// when the version was copied: a source that sends neither ETag nor Content-Length for its
+	// zips (EPR building them from directories) is matched by it on the next run.
+	AnnotationDocument = "org.oci-epr.mirror.source-document"
 )
 
 // Selection is what Fleet would ask the source's /search for.

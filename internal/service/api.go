@@ -31,7 +31,9 @@ type APIOptions struct {
 	MaxZipBytes int64
 	// Blobs, when set, replaces Registry: the indexer's in the same process, so a zip it
 	// downloaded to parse is served without a second download or a second registry client.
-	Blobs    *oci.Blobs
+	Blobs *oci.Blobs
+	// Replicas is what the index bucket is expected to have (-nats-replicas): a replica never
+	// creates or changes the bucket, it reports a difference.
 	Replicas int
 	// Proxy configures proxy mode (off unless Proxy.Enabled).
 	Proxy   upstream.Config
@@ -119,9 +121,17 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		opts.Log.Error("jetstream", "err", err)
 		return
 	}
+	setupMetrics, err := events.NewSetupMetrics(opts.Metrics)
+	if err != nil {
+		opts.Log.Error("metrics", "err", err)
+		return
+	}
+	// A replica only binds: the indexer creates the bucket, with its settings, and a replica
+	// that finds none waits for it rather than create one with its own.
+	setup := events.Setup{JS: js, Options: events.StreamOptions{Replicas: opts.Replicas}, Log: opts.Log, Metrics: setupMetrics}
 	var kv jetstream.KeyValue
 	if err := retry(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
-		kv, err = events.EnsurePackagesBucket(ctx, js, opts.Replicas)
+		kv, err = setup.BindBucket(ctx)
 		return err
 	}); err != nil {
 		return

@@ -71,7 +71,7 @@ func (o *IndexerOptions) RegisterFlags(fs *flag.FlagSet) {
 		"index packages EPR's content validation refuses (required fields, fields files, dashed directories, missing images); paths, sizes and identity are checked regardless")
 	fs.BoolVar(&o.RequirePackageSignatures, "require-package-signatures", false,
 		"serve a version only once its signature (layer or referrer) is in the registry; off suits registries of custom unsigned packages")
-	fs.IntVar(&o.Stream.Replicas, "nats-replicas", 1, "replicas of the stream, consumer and bucket (3 on a NATS cluster)")
+	fs.IntVar(&o.Stream.Replicas, "nats-replicas", 1, "replicas of the stream, consumer and bucket when this process creates them (3 on a NATS cluster); existing ones keep their own, and a difference is logged")
 }
 
 // Indexer is a running indexer service.
@@ -192,17 +192,25 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		log.Error("jetstream", "err", err)
 		return
 	}
+	setupMetrics, err := events.NewSetupMetrics(s.opts.Metrics)
+	if err != nil {
+		log.Error("metrics", "err", err)
+		return
+	}
+	// The indexer owns the consumer and the bucket and, with the webhook, the stream: it creates
+	// what is missing and binds to what exists, never changing how durable it is.
+	setup := events.Setup{JS: js, Options: s.opts.Stream, Log: log, Metrics: setupMetrics}
 	var cons jetstream.Consumer
 	var kv jetstream.KeyValue
 	ensure := func(ctx context.Context) error {
-		if _, err := events.EnsureStream(ctx, js, s.opts.Stream); err != nil {
+		if _, err := setup.Stream(ctx); err != nil {
 			return err
 		}
 		var err error
-		if cons, err = events.EnsureConsumer(ctx, js, s.opts.Stream); err != nil {
+		if cons, err = setup.Consumer(ctx); err != nil {
 			return err
 		}
-		kv, err = events.EnsurePackagesBucket(ctx, js, s.opts.Stream.Replicas)
+		kv, err = setup.Bucket(ctx)
 		return err
 	}
 	if retry(ctx, log, "event stream and index bucket", ensure) != nil {

@@ -71,9 +71,12 @@ var streamCheckInterval = 30 * time.Second
 // Webhook is a running webhook receiver: the handlers and /health, and the background set-up of
 // the event stream they publish to.
 type Webhook struct {
-	opts        WebhookOptions
-	nc          *nats.Conn
-	js          jetstream.JetStream
+	opts WebhookOptions
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	// setup creates the event stream when it is missing (the indexer may too) and reports how an
+	// existing one differs from opts.Stream, never changing it.
+	setup       events.Setup
 	handler     http.Handler
 	streamReady atomic.Bool
 	// verified is the connection's reconnect count when the stream was last seen; a reconnect
@@ -98,7 +101,12 @@ func StartWebhook(ctx context.Context, nc *nats.Conn, opts WebhookOptions) (*Web
 	if err != nil {
 		return nil, err
 	}
-	w := &Webhook{opts: opts, nc: nc, js: js, checkEvery: streamCheckInterval}
+	setupMetrics, err := events.NewSetupMetrics(opts.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhook{opts: opts, nc: nc, js: js, checkEvery: streamCheckInterval,
+		setup: events.Setup{JS: js, Options: opts.Stream, Log: opts.Log, Metrics: setupMetrics}}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(middleware.Recover())
@@ -225,6 +233,6 @@ func (w *Webhook) ensureStream(ctx context.Context) error {
 	if !w.nc.IsConnected() {
 		return errNotConnected
 	}
-	_, err := events.EnsureStream(ctx, w.js, w.opts.Stream)
+	_, err := w.setup.Stream(ctx)
 	return err
 }

@@ -31,9 +31,17 @@ type Config struct {
 	StaleWait time.Duration
 	// MaxEntries bounds the queries remembered.
 	MaxEntries int
-	// MaxBodyBytes bounds an upstream answer.
+	// MaxBodyBytes bounds an upstream answer; New lowers it to fit MaxCacheBytes.
 	MaxBodyBytes int64
+	// MaxCacheBytes bounds the bytes of all upstream answers kept (-proxy-cache-bytes); the
+	// least recently used go first.
+	MaxCacheBytes int64
 }
+
+// DefaultMaxCacheBytes bounds the upstream answers kept unless -proxy-cache-bytes says
+// otherwise: room for about ten of the largest answers Elastic's registry gives
+// (/search?all=true&prerelease=true, a few MB) and many small ones.
+const DefaultMaxCacheBytes = 128 << 20
 
 // RegisterFlags defines the proxy flags on fs, writing into c.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
@@ -42,6 +50,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowInsecure, "proxy-allow-insecure", false, "proxy mode: skip TLS certificate verification of the upstream")
 	fs.DurationVar(&c.Timeout, "proxy-timeout", 5*time.Second, "proxy mode: the most one answer waits for the upstream, retries included")
 	fs.DurationVar(&c.CacheTime, "proxy-cache-time", 10*time.Second, "proxy mode: how long an upstream answer is reused before asking again")
+	fs.Int64Var(&c.MaxCacheBytes, "proxy-cache-bytes", DefaultMaxCacheBytes, "proxy mode: the most bytes of upstream answers kept, least recently used dropped first; also bounds one answer")
 }
 
 // Validate reports what New would refuse in cfg.

@@ -3,8 +3,11 @@ package upstream
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	requests *prometheus.CounterVec
-	answers  *prometheus.CounterVec
+	requests     *prometheus.CounterVec
+	answers      *prometheus.CounterVec
+	evictions    *prometheus.CounterVec
+	cacheBytes   prometheus.Gauge
+	cacheEntries prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -15,11 +18,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		answers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "epr_proxy_answers_total",
 			Help: "Proxied answers by route and the upstream part's state (fresh, stale, missing)."},
 			[]string{"route", "state"}),
+		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "epr_proxy_cache_evictions_total",
+			Help: "Upstream answers dropped from the cache, by reason: expired (nothing left to offer), bytes (over -proxy-cache-bytes) or entries (over the entry bound)."},
+			[]string{"reason"}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_proxy_cache_bytes",
+			Help: "Bytes of upstream answers kept, bounded by -proxy-cache-bytes."}),
+		cacheEntries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_proxy_cache_entries",
+			Help: "Upstream queries remembered."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.answers} {
+	for _, c := range []prometheus.Collector{m.requests, m.answers, m.evictions, m.cacheBytes, m.cacheEntries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@
 // /search and /categories queries forwarded to it, each within a bounded time and retry budget
 // and coalesced per normalised query, the answers reused for a short while, and the last good
 // answer per query, kept so that a failing upstream degrades an answer instead of failing it.
+// What is kept is bounded in bytes and entries, least recently used out first (cache.go).
 // It knows nothing of how answers are merged (internal/api does that).
 package upstream
 
@@ -53,7 +54,7 @@ type Client struct {
 	now     func() time.Time
 	flight  singleflight.Group
 	mu      sync.Mutex
-	entries map[string]*entry
+	entries *cache
 	metrics *metrics
 }
 
@@ -92,6 +93,12 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 20
 	}
+	if cfg.MaxCacheBytes <= 0 {
+		cfg.MaxCacheBytes = DefaultMaxCacheBytes
+	}
+	// An answer the cache could not keep would be fetched again for every query; refusing it
+	// keeps every answer within the cache's bound.
+	cfg.MaxBodyBytes = max(1, min(cfg.MaxBodyBytes, cfg.MaxCacheBytes-entryOverhead-maxKeyBytes))
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -100,7 +107,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.AllowInsecure, MinVersion: tls.VersionTLS12} //nolint:gosec // the operator's choice
 	transport.MaxIdleConnsPerHost = 32
 	return &Client{
-		cfg: cfg, base: u, now: time.Now, entries: map[string]*entry{}, metrics: m,
+		cfg: cfg, base: u, now: time.Now, entries: newCache(cfg.MaxEntries, cfg.MaxCacheBytes), metrics: m,
 		// Redirects are not followed: an upstream that moves is misconfigured, and following
 		// could leave the configured host.
 		http: &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
@@ -120,20 +127,21 @@ func (c *Client) Location(escapedPath, rawQuery string) string {
 	return loc
 }
 
-// Query returns the upstream's answer to route ("/search" or "/categories") with rawQuery, as
-// the client spelled it; key is the normalised query, under which concurrent and repeated
-// queries share one upstream request. It never takes longer than the timeout, and less when a
+// Query returns the upstream's answer to route ("/search" or "/categories") with query, which
+// is forwarded as it is; key is the normalised query it stands for, under which concurrent and
+// repeated queries share one upstream request and one kept answer (so the caller must pass the
+// same query for the same key: the canonical one, not a client's spelling). It never takes longer than the timeout, and less when a
 // kept answer can stand in; ctx ending makes it return at once with what is kept.
-func (c *Client) Query(ctx context.Context, route, rawQuery, key string) Answer {
+func (c *Client) Query(ctx context.Context, route, query, key string) Answer {
 	k := route + "?" + key
 	now := c.now()
 	c.mu.Lock()
-	e := c.entries[k]
+	e := c.entries.get(k)
 	c.mu.Unlock()
 	if e != nil && now.Sub(e.checkedAt) < c.cfg.CacheTime {
 		return c.answer(route, e, e.ok, now)
 	}
-	ch := c.flight.DoChan(k, func() (any, error) { return c.refresh(k, route, rawQuery), nil })
+	ch := c.flight.DoChan(k, func() (any, error) { return c.refresh(k, route, query), nil })
 	wait := c.cfg.Timeout
 	if e != nil && e.body != nil && now.Sub(e.goodAt) < c.cfg.KeepFor {
 		wait = min(wait, c.cfg.StaleWait)
@@ -167,14 +175,14 @@ func (c *Client) answer(route string, e *entry, fresh bool, now time.Time) Answe
 
 // refresh asks the upstream and records the outcome under k. It runs detached from the
 // request that started it (others may be waiting for it), bounded by the timeout.
-func (c *Client) refresh(k, route, rawQuery string) *entry {
+func (c *Client) refresh(k, route, query string) *entry {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	body, err := c.fetch(ctx, route, rawQuery)
+	body, err := c.fetch(ctx, route, query)
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.entries[k]
+	old := c.entries.get(k)
 	var e *entry
 	if err == nil {
 		e = &entry{body: body, id: strconv.FormatUint(xxhash.Sum64(body), 36), goodAt: now, checkedAt: now, ok: true}
@@ -184,27 +192,18 @@ func (c *Client) refresh(k, route, rawQuery string) *entry {
 			e.body, e.id, e.goodAt = old.body, old.id, old.goodAt
 		}
 	}
-	if old == nil && len(c.entries) >= c.cfg.MaxEntries {
-		c.evictLocked(now)
+	evicted := c.entries.put(k, e, func(e *entry) bool { return expired(c.cfg, e, now) })
+	for reason, n := range evicted {
+		c.metrics.evictions.WithLabelValues(reason).Add(float64(n))
 	}
-	c.entries[k] = e
+	c.metrics.cacheBytes.Set(float64(c.entries.bytes))
+	c.metrics.cacheEntries.Set(float64(c.entries.len()))
 	return e
 }
 
-// evictLocked makes room: entries with nothing left to offer go first, then any.
-func (c *Client) evictLocked(now time.Time) {
-	for k, e := range c.entries {
-		if now.Sub(e.checkedAt) >= c.cfg.CacheTime && (e.body == nil || now.Sub(e.goodAt) >= c.cfg.KeepFor) {
-			delete(c.entries, k)
-		}
-	}
-	for k := range c.entries {
-		if len(c.entries) < c.cfg.MaxEntries {
-			break
-		}
-		delete(c.entries, k)
-	}
-}
+// maxKeyBytes is what New leaves of the cache's bound for a query's key and id beside the
+// largest body.
+const maxKeyBytes = 8 << 10
 
 // errFinal marks an upstream answer that a retry would not change (a 4xx, a body that is not
 // a JSON array).
@@ -212,8 +211,8 @@ var errFinal = errors.New("final")
 
 // fetch gets one answer, retrying network errors and 5xx with a short backoff while the
 // budget lasts.
-func (c *Client) fetch(ctx context.Context, route, rawQuery string) ([]byte, error) {
-	target := c.Location(route, rawQuery)
+func (c *Client) fetch(ctx context.Context, route, query string) ([]byte, error) {
+	target := c.Location(route, query)
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		body, outcome, err := c.get(ctx, target)

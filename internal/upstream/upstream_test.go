@@ -127,7 +127,7 @@ func TestEntriesAreBounded(t *testing.T) {
 	for i := range 50 {
 		c.Query(t.Context(), "/search", "", strings.Repeat("x", i))
 	}
-	if n := len(c.entries); n > 5 {
+	if n := c.entries.len(); n > 5 {
 		t.Fatalf("%d entries kept, bound 5", n)
 	}
 }
