@@ -14,6 +14,7 @@ package indexer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
 )
@@ -39,14 +41,31 @@ type Blobs interface {
 	Fetch(ctx context.Context, repository string, desc ocispec.Descriptor) (string, error)
 }
 
-// Bucket is where records are published; *index.Bucket implements it.
+// Bucket is where records are published; *index.Bucket implements it. Every write is
+// unconditional: the indexer never decides a write on what it reads from the bucket.
 type Bucket interface {
-	Put(ctx context.Context, key string, encoded []byte) error
+	// Put writes encoded under key and returns the bucket revision now holding it.
+	Put(ctx context.Context, key string, encoded []byte) (uint64, error)
 	Delete(ctx context.Context, key string) error
-	Keys(ctx context.Context) ([]string, error)
-	// Has reports whether key is in the bucket now.
-	Has(ctx context.Context, key string) (bool, error)
+	// Revisions is each key's current revision, read from the bucket's leader.
+	Revisions(ctx context.Context) (index.Revisions, error)
 }
+
+// FaultPoint names a step of a reconcile after which a test may stop it, as a crash there
+// would (Config.Fault).
+type FaultPoint string
+
+// The steps of a reconcile, in order, at which Config.Fault is asked.
+const (
+	// FaultParsed: a manifest was read and what it produced is stored.
+	FaultParsed FaultPoint = "parsed"
+	// FaultPut: a record was written to the bucket, not yet recorded in the store.
+	FaultPut FaultPoint = "put"
+	// FaultDeleted: a key was deleted from the bucket, not yet recorded in the store.
+	FaultDeleted FaultPoint = "deleted"
+	// FaultCommitted: the store recorded the reconcile; the caller has not heard of it.
+	FaultCommitted FaultPoint = "committed"
+)
 
 // DefaultMissingTagRetries are the pauses before looking again for a tag an event named but the
 // listing lacked: distribution notifies before it writes the tag, by a few milliseconds usually.
@@ -86,6 +105,10 @@ type Config struct {
 	Metrics           *Metrics
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// Fault, when set, is asked after each step of a reconcile (FaultPoint) with the
+	// repository and the package key concerned; an error stops the reconcile there, as a crash
+	// would. Tests only.
+	Fault func(point FaultPoint, repository, key string) error
 }
 
 // Policy is what an operator chooses about the packages served, beyond the rules every
@@ -135,6 +158,8 @@ type Indexer struct {
 	// two repositories may hold the same key, and the precedence between them is decided from
 	// the store, so deciding and recording must not interleave.
 	writeMu sync.Mutex
+	// snapshots are the bucket reads of the syncs under way (guarded by writeMu).
+	snapshots map[*snapshot]bool
 }
 
 // ErrClosed is returned by requests made after Close.
@@ -167,5 +192,16 @@ func New(cfg Config) *Indexer {
 		cfg.MissingTagRetries = DefaultMissingTagRetries
 	}
 	return &Indexer{cfg: cfg, sem: make(chan struct{}, cfg.Parallelism),
-		pending: map[string]*request{}, running: map[string]bool{}}
+		pending: map[string]*request{}, running: map[string]bool{}, snapshots: map[*snapshot]bool{}}
+}
+
+// fault asks Config.Fault whether the reconcile stops after point.
+func (r *run) fault(point FaultPoint, key string) error {
+	if r.ix.cfg.Fault == nil {
+		return nil
+	}
+	if err := r.ix.cfg.Fault(point, r.repository, key); err != nil {
+		return fmt.Errorf("fault after %s of %s: %w", point, key, err)
+	}
+	return nil
 }

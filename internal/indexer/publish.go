@@ -28,40 +28,48 @@ func (r *run) write(outs []tagOutcome, next map[string]store.TagState) (int, err
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
 	published := 0
+	// pub is what this reconcile wrote to the bucket, recorded with the tags in one transaction.
+	pub := map[string]*store.Published{}
 	for _, out := range outs {
 		key := out.state.Key
+		if out.record == nil && !r.unverified(out) {
+			continue
+		}
 		rival, err := r.rivalOf(key)
 		if err != nil {
 			return published, err
 		}
 		if rival != nil && ix.cfg.Layout.outranks(rival.repository, r.repository) {
+			if out.record == nil {
+				continue // an unchanged copy that was kept out before: nothing new
+			}
 			if err := r.keptOut(key, r.repository, out.state.Digest, rival.repository); err != nil {
 				return published, err
 			}
 			continue
 		}
 		record := out.record
-		if out.lost {
-			// The sync's snapshot of the bucket predates what event reconciles published since:
-			// ask the bucket now, so that only a key really missing is republished.
-			has, err := ix.cfg.Bucket.Has(r.ctx, key)
-			if err != nil {
-				return published, err
-			}
-			if has {
-				continue
-			}
+		if record == nil {
+			// The bucket may not hold what was recorded for this unchanged tag: write the
+			// record of the digest the tag holds, whatever the bucket holds now.
 			if record, err = ix.storedRecord(out.state.Digest, key); err != nil {
 				return published, err
 			}
 			if record == nil {
+				r.log.Warn("no stored record to publish again", "key", key, "tag", out.tag, "digest", out.state.Digest)
 				continue
 			}
-			r.log.Warn("republishing a package missing from the index bucket", "key", key)
+			r.log.Warn("publishing again a package the index bucket may not hold as recorded", "key", key, "tag", out.tag, "digest", out.state.Digest)
 		}
-		if err := ix.cfg.Bucket.Put(r.ctx, key, record); err != nil {
+		rev, err := ix.cfg.Bucket.Put(r.ctx, key, record)
+		if err != nil {
 			return published, err
 		}
+		if err := r.fault(FaultPut, key); err != nil {
+			return published, err
+		}
+		pub[key] = &store.Published{Repository: r.repository, Tag: out.tag, Digest: out.state.Digest, Revision: rev}
+		ix.wroteLocked(key)
 		ix.cfg.Metrics.Published.Inc()
 		published++
 		if rival != nil {
@@ -70,10 +78,13 @@ func (r *run) write(outs []tagOutcome, next map[string]store.TagState) (int, err
 			}
 		}
 	}
-	if err := r.deleteGone(next); err != nil {
+	if err := r.deleteGone(next, pub); err != nil {
 		return published, err
 	}
-	return published, ix.cfg.DB.SetTags(r.repository, next)
+	if err := ix.cfg.DB.Commit(r.repository, next, pub); err != nil {
+		return published, err
+	}
+	return published, r.fault(FaultCommitted, "")
 }
 
 // keptOut records that loser's copy (digest) of key is not served because winner's is; the
@@ -91,7 +102,7 @@ func (r *run) keptOut(key, loser, digest, winner string) error {
 
 // deleteGone removes the keys this repository no longer provides. Where the other layout's
 // repository provides the key too, the bucket keeps (or gets) that copy instead.
-func (r *run) deleteGone(next map[string]store.TagState) error {
+func (r *run) deleteGone(next map[string]store.TagState, pub map[string]*store.Published) error {
 	ix := r.ix
 	kept := map[string]bool{}
 	for _, s := range next {
@@ -123,9 +134,15 @@ func (r *run) deleteGone(next map[string]store.TagState) error {
 				return err
 			}
 			if record != nil {
-				if err := ix.cfg.Bucket.Put(r.ctx, key, record); err != nil {
+				rev, err := ix.cfg.Bucket.Put(r.ctx, key, record)
+				if err != nil {
 					return err
 				}
+				if err := r.fault(FaultPut, key); err != nil {
+					return err
+				}
+				pub[key] = &store.Published{Repository: rival.repository, Tag: rival.tag, Digest: rival.digest, Revision: rev}
+				ix.wroteLocked(key)
 				ix.cfg.Metrics.Published.Inc()
 				r.log.Info("package now served from the other layout's repository", "key", key, "served_from", rival.repository, "tag", rival.tag)
 				if err := ix.cfg.DB.ClearConflict(key, rival.repository); err != nil {
@@ -137,6 +154,11 @@ func (r *run) deleteGone(next map[string]store.TagState) error {
 		if err := ix.cfg.Bucket.Delete(r.ctx, key); err != nil {
 			return err
 		}
+		if err := r.fault(FaultDeleted, key); err != nil {
+			return err
+		}
+		pub[key] = nil
+		ix.wroteLocked(key)
 		ix.cfg.Metrics.Deleted.Inc()
 		r.log.Info("package removed", "key", key)
 	}

@@ -27,17 +27,20 @@ type run struct {
 	// forced are manifest digests to read again although indexed: subjects of referrers pushed
 	// since, each with the signature layer when the referrer is known to be one.
 	forced map[string]*ocispec.Descriptor
+	// recorded is what the store recorded of the last bucket write of each key old holds.
+	recorded map[string]store.Published
 	// rivals caches the recorded tags of the other layout's repositories (see publish.go).
 	rivals map[string]map[string]store.TagState
 }
 
 // tagOutcome is what one tag resolved to in this reconcile.
 type tagOutcome struct {
+	tag   string
 	state store.TagState
-	// record is the encoded record to publish, when the tag's digest changed.
+	// record is the encoded record to publish, when the tag's digest changed. Nil with a key
+	// set: the tag is unchanged but the bucket does not hold what was recorded for it (see
+	// unverified), so its stored record is written again.
 	record []byte
-	// lost marks an unchanged tag whose key the sync's bucket snapshot lacks.
-	lost bool
 }
 
 // reconcile lists the repository, resolves what req asks for and publishes the result. It
@@ -76,6 +79,15 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 	}
 	r := &run{ix: ix, ctx: ctx, log: log, repository: repository, req: req, old: old}
 	r.forced = r.subjectsOf()
+	oldKeys := make([]string, 0, len(old))
+	for _, s := range old {
+		if s.Key != "" {
+			oldKeys = append(oldKeys, s.Key)
+		}
+	}
+	if r.recorded, err = ix.cfg.DB.PublishedOf(oldKeys); err != nil {
+		return nil, err
+	}
 
 	next := map[string]store.TagState{}
 	var outs []tagOutcome
@@ -89,7 +101,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 			continue
 		}
 		prev, known := old[tag]
-		out := tagOutcome{state: prev}
+		out := tagOutcome{tag: tag, state: prev}
 		if req.all && prev.AwaitingSignature {
 			// A lost notification must not keep a signed version out for good: each resync looks
 			// for the signatures still awaited.
@@ -106,6 +118,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 			ix.cfg.Metrics.SearchSkippedResolves.Inc()
 		} else if !known || req.all || req.tags[tag] || reread {
 			out, err = r.resolveTag(tag, name, version, prev, known)
+			out.tag = tag
 			if err != nil {
 				failures = append(failures, fmt.Errorf("tag %s: %w", tag, err))
 				if known {
@@ -115,9 +128,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 			}
 		}
 		next[tag] = out.state
-		// Indexed before, but the bucket may have lost it (a NATS store that was reset).
-		out.lost = out.record == nil && out.state.Key != "" && req.present != nil && !req.present[out.state.Key]
-		if out.record != nil || out.lost {
+		if out.record != nil || out.state.Key != "" { // unchanged ones are checked under the write lock
 			outs = append(outs, out)
 		}
 	}
@@ -135,6 +146,21 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		log.Info("reconciled", "tags", len(listed), "indexed", countIndexed(next), "published", published, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return missing, errors.Join(failures...)
+}
+
+// unverified reports whether an unchanged indexed tag's key may not hold the record of the
+// tag's digest: the store has no write of it recorded, or one of another copy, or (during a
+// sync) the bucket's revision of the key is not the recorded one although this indexer has
+// not written the key since the sync read the revisions. Any of these is a divergence a
+// crash, a lost bucket or a foreign write left; publishing the stored record repairs it.
+// Called under the write lock.
+func (r *run) unverified(out tagOutcome) bool {
+	p, ok := r.recorded[out.state.Key]
+	if !ok || p.Repository != r.repository || p.Tag != out.tag || p.Digest != out.state.Digest {
+		return true
+	}
+	v := r.req.snapshot
+	return v != nil && !v.wroteSince[out.state.Key] && v.revisions[out.state.Key] != p.Revision
 }
 
 func countIndexed(tags map[string]store.TagState) int {
@@ -174,6 +200,9 @@ func (r *run) resolveTag(tag, name, version string, prev store.TagState, known b
 		if !seen || !sameSignature(ms.Record, fresh.Record) {
 			ms = fresh
 			if err := ix.cfg.DB.PutManifest(parsedAs, ms); err != nil {
+				return tagOutcome{}, err
+			}
+			if err := r.fault(FaultParsed, ms.Key); err != nil {
 				return tagOutcome{}, err
 			}
 		} else if known && prev.Digest == digest && prev.Policy == ix.cfg.Policy.id() {

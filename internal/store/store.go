@@ -8,6 +8,7 @@
 //	repositories        repository name                   → nested bucket: tag → JSON TagState
 //	manifests           "<digest> <package key>"          → JSON ManifestState
 //	conflicts           "<package key> <repository>"      → JSON Conflict (that repository's copy is not served)
+//	published           package key                       → JSON Published (what the indexer last wrote to the bucket)
 //	meta                "kv_revision"                     → uint64, big endian
 //
 // bbolt takes an exclusive file lock, so each process keeps its own file and nothing here is
@@ -33,6 +34,7 @@ var (
 	bucketManifests    = []byte("manifests")
 	bucketMeta         = []byte("meta")
 	bucketConflicts    = []byte("conflicts")
+	bucketPublished    = []byte("published")
 	keyKVRevision      = []byte("kv_revision")
 )
 
@@ -52,7 +54,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta, bucketConflicts} {
+		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta, bucketConflicts, bucketPublished} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -213,7 +215,40 @@ func (db *DB) Tags(repository string) (map[string]TagState, error) {
 // SetTags replaces the recorded state of a repository's tags; an empty map forgets the
 // repository.
 func (db *DB) SetTags(repository string, tags map[string]TagState) error {
+	return db.Commit(repository, tags, nil)
+}
+
+// Published is what the indexer last wrote to the bucket under one package key: whose copy and
+// the bucket revision of the write. A bucket whose revision for the key differs holds a value
+// the indexer did not write, or one whose write a crash kept from being recorded.
+type Published struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Digest     string `json:"digest"`
+	Revision   uint64 `json:"revision"`
+}
+
+// Commit replaces the recorded state of a repository's tags (an empty map forgets the
+// repository) and applies published (nil value: the key was deleted) in one transaction, so
+// what a reconcile recorded about its tags and about its bucket writes cannot disagree.
+func (db *DB) Commit(repository string, tags map[string]TagState, published map[string]*Published) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bucketPublished)
+		for key, p := range published {
+			if p == nil {
+				if err := pb.Delete([]byte(key)); err != nil {
+					return err
+				}
+				continue
+			}
+			v, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			if err := pb.Put([]byte(key), v); err != nil {
+				return err
+			}
+		}
 		repos := tx.Bucket(bucketRepositories)
 		if err := repos.DeleteBucket([]byte(repository)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
@@ -236,6 +271,47 @@ func (db *DB) SetTags(repository string, tags map[string]TagState) error {
 		}
 		return nil
 	})
+}
+
+// PublishedOf returns what was last published under each of keys that has an entry.
+func (db *DB) PublishedOf(keys []string) (map[string]Published, error) {
+	out := map[string]Published{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPublished)
+		for _, k := range keys {
+			v := b.Get([]byte(k))
+			if v == nil {
+				continue
+			}
+			var p Published
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("store: published %s: %w", k, err)
+			}
+			out[k] = p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ProvidedKeys is every package key some recorded tag holds, served or kept out.
+func (db *DB) ProvidedKeys() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRepositories).ForEachBucket(func(repo []byte) error {
+			return tx.Bucket(bucketRepositories).Bucket(repo).ForEach(func(tag, v []byte) error {
+				var s TagState
+				if err := json.Unmarshal(v, &s); err != nil {
+					return fmt.Errorf("store: tag %s:%s: %w", repo, tag, err)
+				}
+				if s.Key != "" {
+					out[s.Key] = true
+				}
+				return nil
+			})
+		})
+	})
+	return out, err
 }
 
 // ManifestKey is the key Manifest and PutManifest take: what a manifest digest produced is
