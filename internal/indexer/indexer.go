@@ -5,10 +5,13 @@
 // successful listing. It also owns which copy is served when two repositories (one per layout)
 // hold the same name@version.
 //
-// Files by concern: coalesce.go gathers hints per repository and runs one reconcile at a time
-// for it; reconcile.go lists and resolves tags; referrers.go turns pushes by digest into the
-// tags to read again; parse.go fetches and validates an artifact; publish.go writes to the
-// bucket and applies the layout precedence; sync.go is the periodic resync.
+// Files by concern: plan.go decides, as pure functions, every step of a reconcile (its tables
+// in plan_test.go state the invariants); coalesce.go gathers hints per repository and runs one
+// reconcile at a time for it; reconcile.go executes the listing and per-tag rounds of the plan;
+// referrers.go turns pushes by digest into the tags to read again; parse.go fetches and
+// validates an artifact; publish.go executes the write round (bucket writes, layout
+// precedence, the store's record of them); sync.go is the periodic resync and its check of
+// what the bucket holds.
 package indexer
 
 import (
@@ -132,15 +135,6 @@ func (p Policy) id() string {
 		parts = append(parts, "signed")
 	}
 	return strings.Join(parts, ",")
-}
-
-// manifestKey is where what digest produced for key under the current policy is stored.
-func (ix *Indexer) manifestKey(digest, key string) string {
-	k := store.ManifestKey(digest, key)
-	if id := ix.cfg.Policy.id(); id != "" {
-		k += " " + id
-	}
-	return k
 }
 
 // Indexer reconciles repositories.

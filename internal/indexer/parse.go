@@ -109,7 +109,11 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 	if err != nil {
 		return store.ManifestState{}, err
 	}
-	return store.ManifestState{Key: rec.Key(), Record: encoded}, nil
+	ms := store.ManifestState{Key: rec.Key(), Record: encoded}
+	if rec.Signature != nil {
+		ms.Signature = rec.Signature.Digest
+	}
+	return ms, nil
 }
 
 // awaitingSignature keeps an unsigned version out of the index. It is reported (logged and
@@ -144,7 +148,7 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 
 // storedRecord is the record parsed earlier from digest for key.
 func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
-	ms, ok, err := ix.cfg.DB.Manifest(ix.manifestKey(digest, key))
+	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestID{Digest: digest, Key: key, Policy: ix.cfg.Policy.id()})
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -6,7 +6,7 @@
 //
 //	packages            package key ("<name>/<version>")  → encoded index record (as in the KV bucket)
 //	repositories        repository name                   → nested bucket: tag → JSON TagState
-//	manifests           "<digest> <package key>"          → JSON ManifestState
+//	manifests           ManifestID "<digest> <key>[ <policy>]" → JSON ManifestState
 //	conflicts           "<package key> <repository>"      → JSON Conflict (that repository's copy is not served)
 //	published           package key                       → JSON Published (what the indexer last wrote to the bucket)
 //	meta                "kv_revision"                     → uint64, big endian
@@ -175,6 +175,9 @@ type ManifestState struct {
 	Rejected string `json:"rejected,omitempty"`
 	// AwaitingSignature: see TagState.
 	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
+	// Signature is the digest of the signature blob the record names, if any: a manifest read
+	// again for its referrers is published again only when it changed.
+	Signature string `json:"signature,omitempty"`
 	// Record is the encoded index record built from the digest, kept so that re-tagging known
 	// content publishes it again without a download.
 	Record []byte `json:"record,omitempty"`
@@ -314,17 +317,29 @@ func (db *DB) ProvidedKeys() (map[string]bool, error) {
 	return out, err
 }
 
-// ManifestKey is the key Manifest and PutManifest take: what a manifest digest produced is
-// remembered per claimed identity (index.Key of name and version), because the same content
-// under another name or version is a different question.
-func ManifestKey(digest, packageKey string) string { return digest + " " + packageKey }
+// ManifestID names what parsing a manifest digest produced: per claimed identity (the package
+// key of the tag's name and version), because the same content under another name or version
+// is a different question, and per indexing policy (Policy, the policy's id; "" the default).
+type ManifestID struct {
+	Digest, Key, Policy string
+}
 
-// Manifest returns what parsing digest produced, if it was parsed.
-func (db *DB) Manifest(digest string) (ManifestState, bool, error) {
+// bytes is the stored key: "<digest> <package key>", then " <policy>" for a policy other than
+// the default, as stores written before the type existed hold it.
+func (id ManifestID) bytes() []byte {
+	k := id.Digest + " " + id.Key
+	if id.Policy != "" {
+		k += " " + id.Policy
+	}
+	return []byte(k)
+}
+
+// Manifest returns what parsing id's digest produced, if it was parsed.
+func (db *DB) Manifest(id ManifestID) (ManifestState, bool, error) {
 	var s ManifestState
 	var found bool
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketManifests).Get([]byte(digest))
+		v := tx.Bucket(bucketManifests).Get(id.bytes())
 		if v == nil {
 			return nil
 		}
@@ -334,14 +349,14 @@ func (db *DB) Manifest(digest string) (ManifestState, bool, error) {
 	return s, found, err
 }
 
-// PutManifest records what parsing digest produced.
-func (db *DB) PutManifest(digest string, s ManifestState) error {
+// PutManifest records what parsing id's digest produced.
+func (db *DB) PutManifest(id ManifestID, s ManifestState) error {
 	v, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketManifests).Put([]byte(digest), v)
+		return tx.Bucket(bucketManifests).Put(id.bytes(), v)
 	})
 }
 

@@ -91,13 +91,13 @@ func TestIndexerState(t *testing.T) {
 		t.Fatalf("empty SetTags kept the repository: %v", repos)
 	}
 	ms := ManifestState{Key: "nginx/1.0.0", Record: []byte("encoded")}
-	if err := db.PutManifest("sha256:aa", ms); err != nil {
+	if err := db.PutManifest(ManifestID{Digest: "sha256:aa", Key: "nginx/1.0.0"}, ms); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := db.Manifest("sha256:aa"); err != nil || !ok || !reflect.DeepEqual(got, ms) {
+	if got, ok, err := db.Manifest(ManifestID{Digest: "sha256:aa", Key: "nginx/1.0.0"}); err != nil || !ok || !reflect.DeepEqual(got, ms) {
 		t.Fatalf("manifest = %+v %v %v", got, ok, err)
 	}
-	if _, ok, _ := db.Manifest("sha256:zz"); ok {
+	if _, ok, _ := db.Manifest(ManifestID{Digest: "sha256:zz", Key: "nginx/1.0.0"}); ok {
 		t.Fatal("unknown manifest found")
 	}
 }
