@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oci-epr/package-registry/internal/retry"
 )
 
 // LargeRecordsBucket is the object store holding records too big for one NATS message; the
@@ -164,22 +166,8 @@ var (
 // retryTransient runs write with a bounded time per attempt, again while it fails the way an
 // unreachable or leaderless stream makes it fail, for at most writeBudget.
 func retryTransient(ctx context.Context, write func(context.Context) error) error {
-	deadline := time.Now().Add(writeBudget)
-	delay := 50 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, writeAttemptTimeout)
-		err := write(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 500*time.Millisecond)
-	}
+	return retry.Policy{First: 50 * time.Millisecond, Max: 500 * time.Millisecond,
+		Attempt: writeAttemptTimeout, Budget: writeBudget, Retryable: transient}.Do(ctx, write)
 }
 
 // transient reports whether err is what a write meets while its stream has no leader or the
@@ -209,7 +197,7 @@ func (b *Bucket) resolve(ctx context.Context, value []byte) ([]byte, error) {
 	}
 	var p pointer
 	if err := json.Unmarshal(value, &p); err != nil || p.Object == "" {
-		return nil, fmt.Errorf("bad record pointer")
+		return nil, errors.New("bad record pointer")
 	}
 	os, err := b.objectStore(ctx, false)
 	if err != nil {

@@ -116,7 +116,7 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		return
 	}
 	var kv jetstream.KeyValue
-	if err := retry(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
+	if err := retryUntilReady(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
 		kv, err = events.EnsurePackagesBucket(ctx, js, opts.Replicas)
 		return err
 	}); err != nil {
