@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"regexp"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -53,7 +52,6 @@ type Server struct {
 	routes map[string]string
 }
 
-var packageNamePattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 // New builds the server. blobs may be nil while only mock packages are
 // served; reg may be nil (metrics are then kept but not exported).
