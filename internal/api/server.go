@@ -52,7 +52,6 @@ type Server struct {
 	routes map[string]string
 }
 
-
 // New builds the server. blobs may be nil while only mock packages are
 // served; reg may be nil (metrics are then kept but not exported).
 func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
