@@ -351,3 +351,32 @@ func TestWritesAreUnconditionalAndRevisionsTellThem(t *testing.T) {
 		t.Fatalf("large record read back: %d bytes, %v", len(got), err)
 	}
 }
+
+// Load reads back every record a replica holds, skipping (and logging) one that does not decode.
+func TestLoadSkipsUndecodableRecords(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "replica.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var changes []store.PackageChange
+	for i := range 40 {
+		enc, err := Encode(&Record{Name: "p", Version: fmt.Sprintf("1.0.%d", i), Document: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, store.PackageChange{Key: Key("p", fmt.Sprintf("1.0.%d", i)), Value: enc})
+	}
+	changes = append(changes, store.PackageChange{Key: "broken/1.0.0", Value: []byte("not gzip")})
+	if err := db.ApplyPackages(changes, 7); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	recs, err := Load(db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 40 || !bytes.Contains(logs.Bytes(), []byte("broken/1.0.0")) {
+		t.Fatalf("loaded %d records, want 40; logs:\n%s", len(recs), logs.String())
+	}
+}

@@ -22,7 +22,7 @@ type Change struct {
 // last applied, and reports every batch of changes it applied.
 type Follower struct {
 	Bucket *Bucket
-	DB     *store.DB
+	DB     Replica
 	Log    *slog.Logger
 	// OnChange is called after each batch was committed to the store.
 	OnChange func([]Change)

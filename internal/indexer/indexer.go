@@ -70,6 +70,22 @@ const (
 	FaultCommitted FaultPoint = "committed"
 )
 
+// State is the indexer's own half of the store: per repository the state of each tag, what each
+// manifest digest produced, the layout conflicts, and what was last written to the bucket per
+// key. *store.DB implements it.
+type State interface {
+	Repositories() ([]string, error)
+	Tags(repository string) (map[string]store.TagState, error)
+	// Commit records a reconcile: its tag states and bucket writes, in one transaction.
+	Commit(repository string, tags map[string]store.TagState, published map[string]*store.Published) error
+	PublishedOf(keys []string) (map[string]store.Published, error)
+	ProvidedKeys() (map[string]bool, error)
+	Manifest(id store.ManifestID) (store.ManifestState, bool, error)
+	PutManifest(id store.ManifestID, s store.ManifestState) error
+	RecordConflict(key, repository string, c store.Conflict) (isNew bool, err error)
+	ClearConflict(key, repository string) error
+}
+
 // DefaultMissingTagRetries are the pauses before looking again for a tag an event named but the
 // listing lacked: distribution notifies before it writes the tag, by a few milliseconds usually.
 var DefaultMissingTagRetries = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}
@@ -80,7 +96,7 @@ type Config struct {
 	Registry Registry
 	Blobs    Blobs
 	Bucket   Bucket
-	DB       *store.DB
+	DB       State
 	Limits   packages.Limits
 	// Policy decides which valid artifacts are indexed. What a digest produced is remembered
 	// per policy, so a restart with another policy reads every tag again, once.

@@ -93,10 +93,12 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		db.Close()
 		return nil, err
 	}
-	if err := srv.LoadStore(db); err != nil {
+	recs, err := index.Load(db, opts.Log)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	srv.Load(recs)
 	rev, _ := db.KVRevision()
 	srv.SetRevision(rev)
 	// A replica that has applied the index before serves it at once (also while NATS is away); a
