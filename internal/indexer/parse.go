@@ -137,11 +137,27 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 	return packages.Read(f, st.Size(), opts)
 }
 
-// storedRecord is the record parsed earlier from digest for key.
-func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
+// storedRecord is the record parsed earlier from digest for key, as the copy in repository
+// under tag.
+func (ix *Indexer) storedRecord(digest, key, repository, tag string) ([]byte, error) {
 	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestID{Digest: digest, Key: key, Policy: ix.cfg.Policy.id()})
-	if err != nil || !ok {
+	if err != nil || !ok || ms.Record == nil {
 		return nil, err
 	}
-	return ms.Record, nil
+	return restamp(ms.Record, repository, tag)
+}
+
+// restamp returns record as the copy in repository under tag. A digest is parsed once per
+// package key, but the same manifest can sit in both layouts' repositories: each copy served
+// must name its own, where its blobs are read from.
+func restamp(record []byte, repository, tag string) ([]byte, error) {
+	rec, err := index.Decode(record)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Repository == repository && rec.Tag == tag {
+		return record, nil
+	}
+	rec.Repository, rec.Tag = repository, tag
+	return index.Encode(rec)
 }

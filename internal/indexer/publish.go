@@ -57,7 +57,7 @@ func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error)
 			err = put(step.Key, records[step.Tag], store.Published{Repository: r.repository, Tag: step.Tag, Digest: step.Digest})
 		case StepRepublish:
 			var record []byte
-			if record, err = ix.storedRecord(step.Digest, step.Key); err != nil {
+			if record, err = ix.storedRecord(step.Digest, step.Key, r.repository, step.Tag); err != nil {
 				break
 			}
 			if record == nil {
@@ -73,7 +73,7 @@ func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error)
 		case StepHandOver:
 			o := step.Other
 			var record []byte
-			if record, err = ix.storedRecord(o.digest, step.Key); err != nil {
+			if record, err = ix.storedRecord(o.digest, step.Key, o.repository, o.tag); err != nil {
 				break
 			}
 			if err = put(step.Key, record, store.Published{Repository: o.repository, Tag: o.tag, Digest: o.digest}); err != nil {
@@ -139,7 +139,7 @@ func (r *run) writeView(outs []outcome, next map[string]store.TagState) (writeVi
 	}
 	for _, key := range gone {
 		if rival := v.Rivals[key]; rival != nil {
-			record, err := r.ix.storedRecord(rival.digest, key)
+			record, err := r.ix.storedRecord(rival.digest, key, rival.repository, rival.tag)
 			if err != nil {
 				return v, err
 			}

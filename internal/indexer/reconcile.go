@@ -145,17 +145,18 @@ func (r *run) resolveTag(tag string, prev store.TagState, known bool) (outcome, 
 		v.Stored = &ms
 		step = planDigest(v)
 	}
+	parsedHere := false // what ms holds was parsed by this reconcile, for this tag
 	if step.Kind == StepFetch {
 		fresh, err := r.parse(tag, name, version, desc, step.Signature)
 		if err != nil {
 			return outcome{}, err
 		}
-		var save, unchanged bool
-		ms, save, unchanged = planParsed(v, fresh)
+		var unchanged bool
+		ms, parsedHere, unchanged = planParsed(v, fresh)
 		if unchanged {
 			return keep, nil
 		}
-		if save {
+		if parsedHere {
 			if err := ix.cfg.DB.PutManifest(id, ms); err != nil {
 				return outcome{}, err
 			}
@@ -166,8 +167,14 @@ func (r *run) resolveTag(tag string, prev store.TagState, known bool) (outcome, 
 	}
 	out := outcome{tag: tag, changed: true, state: store.TagState{Digest: v.Digest, Key: ms.Key, Rejected: ms.Rejected, Policy: v.Policy,
 		AwaitingSignature: ms.AwaitingSignature}}
-	if ms.Key != "" {
+	switch {
+	case ms.Key == "":
+	case parsedHere:
 		out.record = ms.Record
+	default: // parsed earlier, perhaps as the other layout's copy
+		if out.record, err = restamp(ms.Record, r.repository, tag); err != nil {
+			return outcome{}, err
+		}
 	}
 	return out, nil
 }
