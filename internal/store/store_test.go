@@ -137,3 +137,46 @@ func TestConflictIsNewOncePerCopy(t *testing.T) {
 		t.Fatal("a cleared conflict recorded again is not news")
 	}
 }
+
+// Commit records tag states and bucket writes together; a nil write forgets the key.
+func TestCommitRecordsTagsAndWrites(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "indexer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tags := map[string]TagState{"1.0.0": {Digest: "sha256:a1", Key: "flip/1.0.0"}, "2.0.0": {Digest: "sha256:b2", Rejected: "broken"}}
+	pub := map[string]*Published{"flip/1.0.0": {Repository: "packages/flip", Tag: "1.0.0", Digest: "sha256:a1", Revision: 7}}
+	if err := db.Commit("packages/flip", tags, pub); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.PublishedOf([]string{"flip/1.0.0", "flip/2.0.0"})
+	if err != nil || !reflect.DeepEqual(got, map[string]Published{"flip/1.0.0": *pub["flip/1.0.0"]}) {
+		t.Fatalf("published %v %v", got, err)
+	}
+	if keys, err := db.ProvidedKeys(); err != nil || !reflect.DeepEqual(keys, map[string]bool{"flip/1.0.0": true}) {
+		t.Fatalf("provided %v %v", keys, err)
+	}
+	if err := db.Commit("packages/flip", nil, map[string]*Published{"flip/1.0.0": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.PublishedOf([]string{"flip/1.0.0"}); len(got) != 0 {
+		t.Fatalf("a nil write kept %v", got)
+	}
+	if keys, _ := db.ProvidedKeys(); len(keys) != 0 {
+		t.Fatalf("forgotten repository still provides %v", keys)
+	}
+}
+
+// A ManifestID's stored key is the one stores written before the type held, so an upgrade
+// reads what they parsed instead of downloading it again.
+func TestManifestIDKeepsTheStoredKey(t *testing.T) {
+	for id, want := range map[ManifestID]string{
+		{Digest: "sha256:aa", Key: "nginx/1.0.0"}:                                "sha256:aa nginx/1.0.0",
+		{Digest: "sha256:aa", Key: "nginx/1.0.0", Policy: "novalidation,signed"}: "sha256:aa nginx/1.0.0 novalidation,signed",
+	} {
+		if got := string(id.bytes()); got != want {
+			t.Errorf("%+v stored as %q, want %q", id, got, want)
+		}
+	}
+}
