@@ -108,6 +108,10 @@ type snapshot struct {
 	wroteSince map[string]bool
 }
 
+// maxRevisionsRead bounds reading the bucket's revisions (keys and revisions only: a few
+// megabytes at 10,000 versions); past it the sync checks no revision, as when NATS is down.
+const maxRevisionsRead = 2 * time.Minute
+
 // readBucket reads the bucket's revisions. The snapshot notes writes from before the read
 // starts, so that a write the read may or may not have seen is never judged by it.
 func (ix *Indexer) readBucket(ctx context.Context) (*snapshot, error) {
@@ -115,7 +119,9 @@ func (ix *Indexer) readBucket(ctx context.Context) (*snapshot, error) {
 	ix.writeMu.Lock()
 	ix.snapshots[s] = true
 	ix.writeMu.Unlock()
-	revs, err := ix.cfg.Bucket.Revisions(ctx)
+	rctx, cancel := context.WithTimeout(ctx, maxRevisionsRead)
+	defer cancel()
+	revs, err := ix.cfg.Bucket.Revisions(rctx)
 	if err != nil {
 		ix.forget(s)
 		return nil, err
