@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oci-epr/package-registry/internal/store"
 )
@@ -40,15 +40,21 @@ func Load(db Replica, log *slog.Logger) ([]*Record, error) {
 		return nil, fmt.Errorf("load replica: %w", err)
 	}
 	decoded := make([]*Record, len(raw))
-	parallel(len(raw), func(i int) {
-		r, err := Decode(raw[i].value)
-		if err != nil {
-			log.Error("skipping undecodable record in the store", "key", raw[i].key, "err", err)
-			return
-		}
-		raw[i].value = nil
-		decoded[i] = r
-	})
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range raw {
+		g.Go(func() error {
+			r, err := Decode(raw[i].value)
+			if err != nil {
+				log.Error("skipping undecodable record in the store", "key", raw[i].key, "err", err)
+				return nil
+			}
+			raw[i].value = nil
+			decoded[i] = r
+			return nil
+		})
+	}
+	_ = g.Wait() // nothing fails: undecodable records are skipped
 	recs := decoded[:0]
 	for _, r := range decoded {
 		if r != nil {
@@ -56,21 +62,4 @@ func Load(db Replica, log *slog.Logger) ([]*Record, error) {
 		}
 	}
 	return recs, nil
-}
-
-// parallel runs fn(0) … fn(n-1) on as many goroutines as there are CPUs.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
