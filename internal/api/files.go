@@ -102,7 +102,7 @@ func validArtifactName(file string) bool {
 		}
 	}
 	name, version, ok := strings.Cut(base, "-")
-	return ok && version != "" && packageNamePattern.MatchString(name)
+	return ok && version != "" && packages.IsValidName(name)
 }
 
 // serveBlob streams a stored blob unchanged, with ranges and conditional

@@ -141,7 +141,7 @@ func (s *Server) nameVersion(c echo.Context) (name, version string, ok bool) {
 		s.writeError(c, http.StatusBadRequest, "invalid package version", ccNoStore)
 		return "", "", false
 	}
-	if !ok1 || !packageNamePattern.MatchString(name) {
+	if !ok1 || !packages.IsValidName(name) {
 		// EPR ends up here too for names outside [a-z0-9_]+ (upper case).
 		s.writeError(c, http.StatusNotFound, "package revision not found", ccNoStore)
 		return "", "", false

@@ -56,7 +56,7 @@ func mergeSearch(local []Result, upstreamBody []byte, all bool) ([]byte, error) 
 			Name    string `json:"name"`
 			Version string `json:"version"`
 		}
-		if json.Unmarshal(raw, &id) != nil || !packageNamePattern.MatchString(id.Name) || !packages.IsStrictSemver(id.Version) {
+		if json.Unmarshal(raw, &id) != nil || !packages.IsValidName(id.Name) || !packages.IsStrictSemver(id.Version) {
 			continue // not a package an EPR client could use
 		}
 		v, err := semver.StrictNewVersion(id.Version)

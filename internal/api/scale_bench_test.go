@@ -332,9 +332,11 @@ func benchColdStart(b *testing.B, set *scaleSet) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.LoadStore(db); err != nil {
+		recs, err := index.Load(db, nil)
+		if err != nil {
 			b.Fatal(err)
 		}
+		s.Load(recs)
 		if got := s.Catalog().Snapshot().Len(); got != len(set.records) {
 			b.Fatalf("%d loaded", got)
 		}

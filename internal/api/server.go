@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"regexp"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -16,7 +15,6 @@ import (
 	"github.com/oci-epr/package-registry/docs"
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
-	"github.com/oci-epr/package-registry/internal/store"
 )
 
 // Blobs opens the blobs of indexed artifacts (zips, signatures) as local
@@ -52,8 +50,6 @@ type Server struct {
 	// routes maps the echo paths the API registered to their metric label.
 	routes map[string]string
 }
-
-var packageNamePattern = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 // New builds the server. blobs may be nil while only mock packages are
 // served; reg may be nil (metrics are then kept but not exported).
@@ -129,42 +125,6 @@ func (s *Server) Load(records []*index.Record) {
 	if n := s.catalog.Load(records); n > 0 {
 		s.log.Warn("some index records were skipped", "skipped", n, "loaded", len(records)-n)
 	}
-}
-
-// LoadStore loads every record of the local replica. Records that do not
-// decode are logged and skipped, like in Load.
-func (s *Server) LoadStore(db *store.DB) error {
-	type stored struct {
-		key   string
-		value []byte
-	}
-	var raw []stored
-	err := db.ForEachPackage(func(key string, value []byte) error {
-		// bbolt's bytes live only as long as its transaction; decoding happens after it.
-		raw = append(raw, stored{key, append([]byte(nil), value...)})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("load store: %w", err)
-	}
-	decoded := make([]*index.Record, len(raw))
-	parallel(len(raw), func(i int) {
-		r, err := index.Decode(raw[i].value)
-		if err != nil {
-			s.log.Error("skipping undecodable record in the store", "key", raw[i].key, "err", err)
-			return
-		}
-		raw[i].value = nil
-		decoded[i] = r
-	})
-	recs := decoded[:0]
-	for _, r := range decoded {
-		if r != nil {
-			recs = append(recs, r)
-		}
-	}
-	s.Load(recs)
-	return nil
 }
 
 // Apply applies a batch of index changes (index.Follower.OnChange).

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
 	"github.com/oci-epr/package-registry/internal/process"
+	"github.com/oci-epr/package-registry/internal/ref"
 	"github.com/oci-epr/package-registry/internal/service"
 )
 
@@ -173,8 +173,8 @@ func (s *Stack) PushSamples(ctx context.Context) ([]Sample, error) {
 	samples, zips := Samples()
 	for i := range samples {
 		sm := &samples[i]
-		sm.Repository = s.opts.Repository + "/" + sm.Name
-		sm.Tag = strings.ReplaceAll(sm.Version, "+", "_")
+		r := ref.Ref{Name: sm.Name, Version: sm.Version}
+		sm.Repository, sm.Tag = r.Repository(s.opts.Repository), r.Tag()
 		var sig []byte
 		if s.signer != nil {
 			if sig, err = s.signer.sign(zips[i]); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/oci-epr/package-registry/internal/retry"
 )
 
 // Names of the shared JetStream resources. Every deployment (three binaries or all-in-one) uses
@@ -137,7 +139,7 @@ func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
 			return err
 		}
 		if err := p.publish(ctx, Subject(e.Repository), data, e.ID); err != nil {
-			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	return nil
@@ -152,21 +154,11 @@ var publishAttempt = time.Second
 func (p *Publisher) publish(ctx context.Context, subject string, data []byte, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	delay := 50 * time.Millisecond
-	for {
-		actx, acancel := context.WithTimeout(ctx, publishAttempt)
-		_, err := p.js.Publish(actx, subject, data, jetstream.WithMsgID(id))
-		acancel()
-		if err == nil || ctx.Err() != nil || !p.conn.IsConnected() {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 250*time.Millisecond)
-	}
+	return retry.Policy{First: 50 * time.Millisecond, Max: 250 * time.Millisecond, Attempt: publishAttempt,
+		Retryable: func(error) bool { return p.conn.IsConnected() }}.Do(ctx, func(ctx context.Context) error {
+		_, err := p.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+		return err
+	})
 }
 
 // Handler handles one event. A nil error acknowledges it; an error has it redelivered after the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func (f *fixture) put(t *testing.T, r *Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
+	if _, err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -289,7 +290,7 @@ func TestConcurrentLargePuts(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
+			if _, err := f.b.Put(t.Context(), r.Key(), enc); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -304,5 +305,78 @@ func TestConcurrentLargePuts(t *testing.T) {
 		if err != nil || !bytes.Equal(got.Document, r.Document) {
 			t.Fatalf("%s did not round-trip: %v", r.Key(), err)
 		}
+	}
+}
+
+// Writes never depend on a read: putting the value the bucket already holds writes again (a read
+// answered by a lagging replica must not be able to skip a needed write), and Revisions reports
+// the revision each write returned, deleted keys left out.
+func TestWritesAreUnconditionalAndRevisionsTellThem(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	enc := []byte("same value")
+	first, err := f.b.Put(ctx, "a/1.0.0", enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.b.Put(ctx, "a/1.0.0", enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second <= first {
+		t.Fatalf("second put of the same value returned revision %d after %d: it was skipped", second, first)
+	}
+	large := bytes.Repeat([]byte("x"), 100<<10) // beyond maxInline: object store plus pointer
+	third, err := f.b.Put(ctx, "b/1.0.0", large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.b.Put(ctx, "c/1.0.0", enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Delete(ctx, "c/1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Delete(ctx, "never/1.0.0"); err != nil {
+		t.Fatalf("deleting an absent key: %v", err)
+	}
+	revs, err := f.b.Revisions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Revisions{"a/1.0.0": second, "b/1.0.0": third}); !reflect.DeepEqual(revs, want) {
+		t.Fatalf("revisions %v, want %v", revs, want)
+	}
+	if got, err := f.b.Get(ctx, "b/1.0.0"); err != nil || !bytes.Equal(got, large) {
+		t.Fatalf("large record read back: %d bytes, %v", len(got), err)
+	}
+}
+
+// Load reads back every record a replica holds, skipping (and logging) one that does not decode.
+func TestLoadSkipsUndecodableRecords(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "replica.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var changes []store.PackageChange
+	for i := range 40 {
+		enc, err := Encode(&Record{Name: "p", Version: fmt.Sprintf("1.0.%d", i), Document: json.RawMessage(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, store.PackageChange{Key: Key("p", fmt.Sprintf("1.0.%d", i)), Value: enc})
+	}
+	changes = append(changes, store.PackageChange{Key: "broken/1.0.0", Value: []byte("not gzip")})
+	if err := db.ApplyPackages(changes, 7); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	recs, err := Load(db, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 40 || !bytes.Contains(logs.Bytes(), []byte("broken/1.0.0")) {
+		t.Fatalf("loaded %d records, want 40; logs:\n%s", len(recs), logs.String())
 	}
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/retry"
 )
 
 // LargeRecordsBucket is the object store holding records too big for one NATS message; the
@@ -82,42 +82,78 @@ func (b *Bucket) objectStore(ctx context.Context, create bool) (jetstream.Object
 	return os, nil
 }
 
-// Put stores an encoded record under key. It writes nothing when the bucket already holds the
-// same value, so replicas see no spurious change.
-func (b *Bucket) Put(ctx context.Context, key string, encoded []byte) error {
+// Put stores an encoded record under key and returns the bucket revision that holds it. It
+// always writes: deciding to skip a write on what a read returned would trust a read that a
+// lagging replica of the bucket's stream may answer (key-value gets are direct gets, served by
+// any replica), and a skipped needed write leaves the bucket serving other bytes for good.
+func (b *Bucket) Put(ctx context.Context, key string, encoded []byte) (uint64, error) {
 	value := encoded
 	if len(encoded) > b.maxInline {
 		os, err := b.objectStore(ctx, true)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if _, err := os.PutBytes(ctx, key, encoded); err != nil {
-			return fmt.Errorf("put large record %s: %w", key, err)
+			return 0, fmt.Errorf("put large record %s: %w", key, err)
 		}
 		value, _ = json.Marshal(pointer{Object: key})
 	}
-	return retryTransient(ctx, func(ctx context.Context) error {
-		if cur, err := b.kv.Get(ctx, key); err == nil && bytes.Equal(cur.Value(), value) && len(encoded) <= b.maxInline {
-			return nil
-		}
-		if _, err := b.kv.Put(ctx, key, value); err != nil {
+	var rev uint64
+	err := retryTransient(ctx, func(ctx context.Context) error {
+		var err error
+		if rev, err = b.kv.Put(ctx, key, value); err != nil {
 			return fmt.Errorf("put record %s: %w", key, err)
 		}
 		return nil
 	})
+	return rev, err
 }
 
-// Delete removes key. Deleting an absent key is not an error.
+// Delete removes key. It always writes the delete marker, for the reason Put always writes;
+// deleting an absent key is not an error.
 func (b *Bucket) Delete(ctx context.Context, key string) error {
 	return retryTransient(ctx, func(ctx context.Context) error {
-		if _, err := b.kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil
-		}
 		if err := b.kv.Delete(ctx, key); err != nil {
 			return fmt.Errorf("delete record %s: %w", key, err)
 		}
 		return nil
 	})
+}
+
+// Revisions is what the bucket holds, key by key: the revision of each key's current value.
+// The resync compares it with the revisions the indexer recorded when it wrote, so a value it
+// did not write (a write whose outcome a crash hid, an operator's put, a lost bucket) is found
+// without reading any value.
+type Revisions map[string]uint64
+
+// Revisions lists the revision of every key, values left out. It reads through an ordered
+// consumer, which the stream's leader serves, not through direct gets that a lagging replica
+// may answer.
+func (b *Bucket) Revisions(ctx context.Context) (Revisions, error) {
+	w, err := b.kv.WatchAll(ctx, jetstream.MetaOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch revisions: %w", err)
+	}
+	defer w.Stop()
+	out := Revisions{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("watch revisions: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("watch revisions: watcher stopped")
+			}
+			if e == nil { // every current value was delivered
+				return out, nil
+			}
+			if e.Operation() == jetstream.KeyValuePut {
+				out[e.Key()] = e.Revision()
+			} else {
+				delete(out, e.Key())
+			}
+		}
+	}
 }
 
 // Bounds of a write's retries. While a NATS cluster elects a new leader for the bucket's stream
@@ -132,22 +168,8 @@ var (
 // retryTransient runs write with a bounded time per attempt, again while it fails the way an
 // unreachable or leaderless stream makes it fail, for at most writeBudget.
 func retryTransient(ctx context.Context, write func(context.Context) error) error {
-	deadline := time.Now().Add(writeBudget)
-	delay := 50 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, writeAttemptTimeout)
-		err := write(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 500*time.Millisecond)
-	}
+	return retry.Policy{First: 50 * time.Millisecond, Max: 500 * time.Millisecond,
+		Attempt: writeAttemptTimeout, Budget: writeBudget, Retryable: transient}.Do(ctx, write)
 }
 
 // transient reports whether err is what a write meets while its stream has no leader or the
@@ -169,15 +191,6 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
-// Has reports whether key is in the bucket, without reading a large record's object.
-func (b *Bucket) Has(ctx context.Context, key string) (bool, error) {
-	_, err := b.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // resolve turns a key-value value into the encoded record, fetching it from the object store when
 // the value is a pointer.
 func (b *Bucket) resolve(ctx context.Context, value []byte) ([]byte, error) {
@@ -186,7 +199,7 @@ func (b *Bucket) resolve(ctx context.Context, value []byte) ([]byte, error) {
 	}
 	var p pointer
 	if err := json.Unmarshal(value, &p); err != nil || p.Object == "" {
-		return nil, fmt.Errorf("bad record pointer")
+		return nil, errors.New("bad record pointer")
 	}
 	os, err := b.objectStore(ctx, false)
 	if err != nil {

@@ -11,9 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // Blob locates one blob of an artifact in the registry.
@@ -37,19 +38,13 @@ type Record struct {
 	IndexedAt      time.Time       `json:"indexed_at"`
 }
 
-// Key is the record's key in the bucket and the store: "<name>/<version>", with a semver build
-// separator '+' written '_' because keys may not hold '+' (and semver never holds '_').
-func Key(name, version string) string {
-	return name + "/" + strings.ReplaceAll(version, "+", "_")
-}
+// Key is the record's key in the bucket and the store: ref.Ref.Key.
+func Key(name, version string) string { return ref.Ref{Name: name, Version: version}.Key() }
 
 // SplitKey inverts Key.
 func SplitKey(key string) (name, version string, ok bool) {
-	name, v, ok := strings.Cut(key, "/")
-	if !ok || name == "" || v == "" {
-		return "", "", false
-	}
-	return name, strings.ReplaceAll(v, "_", "+"), true
+	r, ok := ref.ParseKey(key)
+	return r.Name, r.Version, ok
 }
 
 // Key of this record.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/oci-epr/package-registry/internal/retry"
 	"github.com/oci-epr/package-registry/internal/store"
 )
 
@@ -21,7 +22,7 @@ type Change struct {
 // last applied, and reports every batch of changes it applied.
 type Follower struct {
 	Bucket *Bucket
-	DB     *store.DB
+	DB     Replica
 	Log    *slog.Logger
 	// OnChange is called after each batch was committed to the store.
 	OnChange func([]Change)
@@ -61,7 +62,7 @@ const maxBatch = 500
 // after a reconnect or a leader change, otherwise after a delay growing from minRetryDelay to
 // maxRetryDelay (a cluster electing a leader answers again within a second or two).
 func (f *Follower) Run(ctx context.Context) error {
-	delay := minRetryDelay
+	pauses := retry.Policy{First: minRetryDelay, Max: maxRetryDelay}.Pauses()
 	for {
 		err := f.follow(ctx)
 		if ctx.Err() != nil {
@@ -70,20 +71,18 @@ func (f *Follower) Run(ctx context.Context) error {
 		switch {
 		case errors.Is(err, errReconnected):
 			f.Log.Info("resuming the index watch after a NATS reconnect")
-			delay = minRetryDelay
+			pauses.Reset()
 			continue
 		case errors.Is(err, errLeaderMoved):
 			f.Log.Info("resuming the index watch on the bucket's new leader")
-			delay = minRetryDelay
+			pauses.Reset()
 			continue
 		}
-		f.Log.Warn("index watch interrupted; retrying", "in", delay, "err", err)
-		select {
-		case <-ctx.Done():
+		pause := pauses.NextBackOff()
+		f.Log.Warn("index watch interrupted; retrying", "in", pause, "err", err)
+		if !retry.Sleep(ctx, pause) {
 			return nil
-		case <-time.After(delay):
 		}
-		delay = min(2*delay, maxRetryDelay)
 	}
 }
 

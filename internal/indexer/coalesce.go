@@ -27,9 +27,9 @@ type request struct {
 	// tries counts, per tag, the listings that lacked it so far.
 	tries   map[string]int
 	waiters []chan error
-	// present, when set, is the bucket's key set at the start of a sync: indexed tags whose key
-	// is missing from it are published again.
-	present map[string]bool
+	// snapshot, when set, is the bucket as a sync read it: a served key whose revision is not
+	// the one recorded at its last write is published again.
+	snapshot *snapshot
 	// wait is the pause before this request's reconcile starts, when it is a retry.
 	wait time.Duration
 }
@@ -62,7 +62,7 @@ func (ix *Indexer) Submit(ctx context.Context, repository string, hint Hint) err
 	return ix.submit(ctx, repository, hint, nil)
 }
 
-func (ix *Indexer) submit(ctx context.Context, repository string, hint Hint, present map[string]bool) error {
+func (ix *Indexer) submit(ctx context.Context, repository string, hint Hint, snapshot *snapshot) error {
 	if !ix.cfg.Layout.Owns(repository) {
 		ix.cfg.Log.Debug("ignoring repository outside the package layout", "repository", repository)
 		return nil
@@ -75,8 +75,8 @@ func (ix *Indexer) submit(ctx context.Context, repository string, hint Hint, pre
 	}
 	req := ix.pendingLocked(repository)
 	req.add(hint)
-	if present != nil {
-		req.present = present
+	if snapshot != nil {
+		req.snapshot = snapshot
 	}
 	req.waiters = append(req.waiters, done)
 	ix.startLocked(repository)

@@ -88,3 +88,45 @@ func TestPerPackageLayoutWinsAcrossLayouts(t *testing.T) {
 		})
 	}
 }
+
+// The same artifact (one manifest digest) in both layouts is parsed once, but each copy is
+// published as its own: the served record names the repository and tag it is served from, so
+// its blobs are read from there, and the other copy, taking over, names its own.
+func TestSameDigestInBothLayoutsNamesItsOwnRepository(t *testing.T) {
+	for _, order := range []string{"per-package first", "single repository first"} {
+		t.Run(order, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := t.Context()
+			zip := packagetest.Build(packagetest.Spec{Name: "twin", Version: "1.0.0"})
+			if order == "per-package first" {
+				h.push("packages/twin", "1.0.0", zip)
+				h.push("packages", "twin-1.0.0", zip)
+			} else {
+				h.push("packages", "twin-1.0.0", zip)
+				h.push("packages/twin", "1.0.0", zip)
+			}
+			for _, repo := range []string{"packages", "packages/twin"} {
+				if order == "per-package first" {
+					repo = map[string]string{"packages": "packages/twin", "packages/twin": "packages"}[repo]
+				}
+				if err := h.ix.Reconcile(ctx, repo); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec := h.bucketDocs()["twin/1.0.0"]
+			if rec == nil || rec.Repository != "packages/twin" || rec.Tag != "1.0.0" {
+				t.Fatalf("served record names %s:%s, want packages/twin:1.0.0", rec.Repository, rec.Tag)
+			}
+			if err := h.client.DeleteTag(ctx, "packages/twin", "1.0.0"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.ix.Reconcile(ctx, "packages/twin"); err != nil {
+				t.Fatal(err)
+			}
+			rec = h.bucketDocs()["twin/1.0.0"]
+			if rec == nil || rec.Repository != "packages" || rec.Tag != "twin-1.0.0" {
+				t.Fatalf("after the hand-over the record names %s:%s, want packages:twin-1.0.0", rec.Repository, rec.Tag)
+			}
+		})
+	}
+}

@@ -40,20 +40,20 @@ func TestEventBeforeItsTagIsListed(t *testing.T) {
 	}
 }
 
-// keysHook runs a function after the bucket's keys were read and before they are returned.
+// keysHook runs a function after the bucket's revisions were read and before they are returned.
 type keysHook struct {
 	*index.Bucket
 	after func()
 }
 
-func (b keysHook) Keys(ctx context.Context) ([]string, error) {
-	keys, err := b.Bucket.Keys(ctx)
+func (b keysHook) Revisions(ctx context.Context) (index.Revisions, error) {
+	revs, err := b.Bucket.Revisions(ctx)
 	b.after()
-	return keys, err
+	return revs, err
 }
 
-// A resync compares with the bucket's keys read when it started; packages that event reconciles
-// published since are not "missing from the index bucket".
+// A resync compares with the bucket's revisions read when it started; packages that event
+// reconciles published since are neither reported nor published again.
 func TestResyncDoesNotReportPackagesPublishedMeanwhile(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
@@ -74,7 +74,7 @@ func TestResyncDoesNotReportPackagesPublishedMeanwhile(t *testing.T) {
 	if h.bucketDocs()["fresh/1.0.0"] == nil {
 		t.Fatal("fresh/1.0.0 not indexed")
 	}
-	if strings.Contains(h.logs.String(), "republishing") {
+	if strings.Contains(h.logs.String(), "publishing again") {
 		t.Fatalf("resync reported a package published meanwhile as missing:\n%s", h.logs)
 	}
 }

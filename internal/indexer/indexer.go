@@ -5,15 +5,19 @@
 // successful listing. It also owns which copy is served when two repositories (one per layout)
 // hold the same name@version.
 //
-// Files by concern: coalesce.go gathers hints per repository and runs one reconcile at a time
-// for it; reconcile.go lists and resolves tags; referrers.go turns pushes by digest into the
-// tags to read again; parse.go fetches and validates an artifact; publish.go writes to the
-// bucket and applies the layout precedence; sync.go is the periodic resync.
+// Files by concern: plan.go decides, as pure functions, every step of a reconcile (its tables
+// in plan_test.go state the invariants); coalesce.go gathers hints per repository and runs one
+// reconcile at a time for it; reconcile.go executes the listing and per-tag rounds of the plan;
+// referrers.go turns pushes by digest into the tags to read again; parse.go fetches and
+// validates an artifact; publish.go executes the write round (bucket writes, layout
+// precedence, the store's record of them); sync.go is the periodic resync and its check of
+// what the bucket holds.
 package indexer
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,6 +25,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/store"
 )
@@ -39,13 +44,46 @@ type Blobs interface {
 	Fetch(ctx context.Context, repository string, desc ocispec.Descriptor) (string, error)
 }
 
-// Bucket is where records are published; *index.Bucket implements it.
+// Bucket is where records are published; *index.Bucket implements it. Every write is
+// unconditional: the indexer never decides a write on what it reads from the bucket.
 type Bucket interface {
-	Put(ctx context.Context, key string, encoded []byte) error
+	// Put writes encoded under key and returns the bucket revision now holding it.
+	Put(ctx context.Context, key string, encoded []byte) (uint64, error)
 	Delete(ctx context.Context, key string) error
-	Keys(ctx context.Context) ([]string, error)
-	// Has reports whether key is in the bucket now.
-	Has(ctx context.Context, key string) (bool, error)
+	// Revisions is each key's current revision, read from the bucket's leader.
+	Revisions(ctx context.Context) (index.Revisions, error)
+}
+
+// FaultPoint names a step of a reconcile after which a test may stop it, as a crash there
+// would (Config.Fault).
+type FaultPoint string
+
+// The steps of a reconcile, in order, at which Config.Fault is asked.
+const (
+	// FaultParsed: a manifest was read and what it produced is stored.
+	FaultParsed FaultPoint = "parsed"
+	// FaultPut: a record was written to the bucket, not yet recorded in the store.
+	FaultPut FaultPoint = "put"
+	// FaultDeleted: a key was deleted from the bucket, not yet recorded in the store.
+	FaultDeleted FaultPoint = "deleted"
+	// FaultCommitted: the store recorded the reconcile; the caller has not heard of it.
+	FaultCommitted FaultPoint = "committed"
+)
+
+// State is the indexer's own half of the store: per repository the state of each tag, what each
+// manifest digest produced, the layout conflicts, and what was last written to the bucket per
+// key. *store.DB implements it.
+type State interface {
+	Repositories() ([]string, error)
+	Tags(repository string) (map[string]store.TagState, error)
+	// Commit records a reconcile: its tag states and bucket writes, in one transaction.
+	Commit(repository string, tags map[string]store.TagState, published map[string]*store.Published) error
+	PublishedOf(keys []string) (map[string]store.Published, error)
+	ProvidedKeys() (map[string]bool, error)
+	Manifest(id store.ManifestID) (store.ManifestState, bool, error)
+	PutManifest(id store.ManifestID, s store.ManifestState) error
+	RecordConflict(key, repository string, c store.Conflict) (isNew bool, err error)
+	ClearConflict(key, repository string) error
 }
 
 // DefaultMissingTagRetries are the pauses before looking again for a tag an event named but the
@@ -58,7 +96,7 @@ type Config struct {
 	Registry Registry
 	Blobs    Blobs
 	Bucket   Bucket
-	DB       *store.DB
+	DB       State
 	Limits   packages.Limits
 	// Policy decides which valid artifacts are indexed. What a digest produced is remembered
 	// per policy, so a restart with another policy reads every tag again, once.
@@ -91,6 +129,10 @@ type Config struct {
 	Metrics          *Metrics
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// Fault, when set, is asked after each step of a reconcile (FaultPoint) with the
+	// repository and the package key concerned; an error stops the reconcile there, as a crash
+	// would. Tests only.
+	Fault func(point FaultPoint, repository, key string) error
 }
 
 // Policy is what an operator chooses about the packages served, beyond the rules every
@@ -116,15 +158,6 @@ func (p Policy) id() string {
 	return strings.Join(parts, ",")
 }
 
-// manifestKey is where what digest produced for key under the current policy is stored.
-func (ix *Indexer) manifestKey(digest, key string) string {
-	k := store.ManifestKey(digest, key)
-	if id := ix.cfg.Policy.id(); id != "" {
-		k += " " + id
-	}
-	return k
-}
-
 // Indexer reconciles repositories.
 type Indexer struct {
 	cfg Config
@@ -141,6 +174,8 @@ type Indexer struct {
 	// two repositories may hold the same key, and the precedence between them is decided from
 	// the store, so deciding and recording must not interleave.
 	writeMu sync.Mutex
+	// snapshots are the bucket reads of the syncs under way (guarded by writeMu).
+	snapshots map[*snapshot]bool
 }
 
 // ErrClosed is returned by requests made after Close.
@@ -179,5 +214,17 @@ func New(cfg Config) *Indexer {
 		cfg.ReconcileTimeout = DefaultReconcileTimeout
 	}
 	return &Indexer{cfg: cfg, sem: make(chan struct{}, cfg.Parallelism),
-		pending: map[string]*request{}, running: map[string]bool{}, bounds: newBounds(cfg.Parallelism)}
+		pending: map[string]*request{}, running: map[string]bool{}, snapshots: map[*snapshot]bool{},
+		bounds: newBounds(cfg.Parallelism)}
+}
+
+// fault asks Config.Fault whether the reconcile stops after point.
+func (r *run) fault(point FaultPoint, key string) error {
+	if r.ix.cfg.Fault == nil {
+		return nil
+	}
+	if err := r.ix.cfg.Fault(point, r.repository, key); err != nil {
+		return fmt.Errorf("fault after %s of %s: %w", point, key, err)
+	}
+	return nil
 }

@@ -1,15 +1,9 @@
 package indexer
 
 import (
-	"regexp"
 	"strings"
 
-	"github.com/oci-epr/package-registry/internal/packages"
-)
-
-var (
-	packageName     = regexp.MustCompile(`^[a-z0-9_]+$`)
-	referrerFallTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // Layout maps repositories and tags to package versions, for the two layouts of
@@ -38,7 +32,7 @@ func (l Layout) kind(repository string) (name string, ok bool) {
 			return "", false
 		}
 	}
-	if !packageName.MatchString(rest) {
+	if !ref.ValidName(rest) {
 		return "", false
 	}
 	return rest, true
@@ -47,7 +41,7 @@ func (l Layout) kind(repository string) (name string, ok bool) {
 // Candidate returns the package a tag claims to hold, or ok=false for tags that are not package
 // versions (latest, referrer fallback tags, signatures, anything not semver).
 func (l Layout) Candidate(repository, tag string) (name, version string, ok bool) {
-	if tag == "latest" || referrerFallTag.MatchString(tag) ||
+	if tag == "latest" || ref.IsFallbackTag(tag) ||
 		strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") || strings.HasSuffix(tag, ".sbom") {
 		return "", "", false
 	}
@@ -55,21 +49,13 @@ func (l Layout) Candidate(repository, tag string) (name, version string, ok bool
 	if !owned {
 		return "", "", false
 	}
+	var r ref.Ref
 	if repoName != "" {
-		// Tags cannot hold '+', so build metadata is written '_'.
-		name, version = repoName, strings.ReplaceAll(tag, "_", "+")
+		r, ok = ref.FromTag(repoName, tag)
 	} else {
-		var found bool
-		name, version, found = strings.Cut(tag, "-")
-		if !found || !packageName.MatchString(name) {
-			return "", "", false
-		}
-		version = strings.ReplaceAll(version, "_", "+")
+		r, ok = ref.FromSingleTag(tag)
 	}
-	if !packages.IsStrictSemver(version) {
-		return "", "", false
-	}
-	return name, version, true
+	return r.Name, r.Version, ok
 }
 
 // rivals are the other repositories that may hold versions of the package name, seen from

@@ -14,38 +14,29 @@ import (
 	"github.com/oci-epr/package-registry/internal/store"
 )
 
-// RuleDigestMismatch is the rejection rule of an artifact whose manifest or zip bytes do not
-// match their digest.
-const RuleDigestMismatch = "digest_mismatch"
-
-// RuleMissingSignature counts versions kept out because no signature was found while
-// -require-package-signatures is on. Unlike other rejections it is not final: the version is
-// indexed when its signature arrives.
-const RuleMissingSignature = "missing_signature"
-
 // parse fetches a manifest and its zip and builds the record. A broken artifact is not an
 // error: it is logged once (a digest is parsed once) and remembered as rejected.
 func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig *ocispec.Descriptor) (store.ManifestState, error) {
 	ix, ctx, log, repository := r.ix, r.ctx, r.log, r.repository
 	ix.cfg.Metrics.Downloads.Inc()
-	rejected := func(rule, reason string) (store.ManifestState, error) {
-		ix.cfg.Metrics.Rejected.WithLabelValues(rule).Inc()
+	rejected := func(rule packages.Rule, reason string) (store.ManifestState, error) {
+		ix.cfg.Metrics.Rejected.WithLabelValues(string(rule)).Inc()
 		log.Error("artifact rejected", "tag", tag, "digest", desc.Digest.String(), "rule", rule, "reason", reason)
 		return store.ManifestState{Rejected: reason}, nil
 	}
 	manifest, _, err := ix.cfg.Registry.FetchManifest(ctx, repository, desc)
 	if errors.Is(err, oci.ErrUnsupportedManifest) || errors.Is(err, oci.ErrTooLarge) {
-		return rejected("manifest", err.Error())
+		return rejected(packages.RuleUnsupportedManifest, err.Error())
 	}
 	if errors.Is(err, oci.ErrDigestMismatch) {
-		return rejected(RuleDigestMismatch, err.Error())
+		return rejected(packages.RuleDigestMismatch, err.Error())
 	}
 	if err != nil {
 		return store.ManifestState{}, fmt.Errorf("fetch manifest: %w", err)
 	}
 	zipDesc, sigDesc, err := oci.PickLayers(manifest)
 	if err != nil {
-		return rejected("layers", err.Error())
+		return rejected(packages.RuleLayers, err.Error())
 	}
 	if sigDesc == nil {
 		sigDesc = knownSig
@@ -65,13 +56,13 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 	}
 	path, err := ix.cfg.Blobs.Fetch(ctx, repository, zipDesc)
 	if errors.Is(err, oci.ErrTooLarge) {
-		return rejected(string(packages.RuleZipTooLarge), err.Error())
+		return rejected(packages.RuleZipTooLarge, err.Error())
 	}
 	if errors.Is(err, oci.ErrDigestMismatch) {
 		// The registry (or something on the way) serves other bytes than the manifest names.
 		// Retrying would download them again on every retry and resync; the rejection is
 		// remembered for this manifest digest, so only a tag moving to another one is read.
-		return rejected(RuleDigestMismatch, err.Error())
+		return rejected(packages.RuleDigestMismatch, err.Error())
 	}
 	if err != nil {
 		return store.ManifestState{}, fmt.Errorf("fetch zip: %w", err)
@@ -84,7 +75,7 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		DisableContentValidation: ix.cfg.Policy.DisableContentValidation,
 	})
 	if re, ok := packages.AsReject(err); ok {
-		return rejected(string(re.Rule), re.Reason)
+		return rejected(re.Rule, re.Reason)
 	}
 	if err != nil {
 		return store.ManifestState{}, fmt.Errorf("read zip: %w", err)
@@ -110,7 +101,11 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 	if err != nil {
 		return store.ManifestState{}, err
 	}
-	return store.ManifestState{Key: rec.Key(), Record: encoded}, nil
+	ms := store.ManifestState{Key: rec.Key(), Record: encoded}
+	if rec.Signature != nil {
+		ms.Signature = rec.Signature.Digest
+	}
+	return ms, nil
 }
 
 // awaitingSignature keeps an unsigned version out of the index. It is reported (logged and
@@ -120,8 +115,8 @@ func (r *run) awaitingSignature(tag string, desc ocispec.Descriptor) (store.Mani
 	if prev, ok := r.old[tag]; ok && prev.Digest == digest && prev.AwaitingSignature && prev.Policy == r.ix.cfg.Policy.id() {
 		r.log.Debug("still no signature", "tag", tag, "digest", digest)
 	} else {
-		r.ix.cfg.Metrics.Rejected.WithLabelValues(RuleMissingSignature).Inc()
-		r.log.Warn("package not served until its signature arrives (-require-package-signatures)", "tag", tag, "digest", digest, "rule", RuleMissingSignature)
+		r.ix.cfg.Metrics.Rejected.WithLabelValues(string(packages.RuleMissingSignature)).Inc()
+		r.log.Warn("package not served until its signature arrives (-require-package-signatures)", "tag", tag, "digest", digest, "rule", packages.RuleMissingSignature)
 	}
 	return store.ManifestState{Rejected: "no signature yet; -require-package-signatures is on", AwaitingSignature: true}, nil
 }
@@ -143,11 +138,27 @@ func readZip(path string, opts packages.Options) (*packages.Package, []string, e
 	return packages.Read(f, st.Size(), opts)
 }
 
-// storedRecord is the record parsed earlier from digest for key.
-func (ix *Indexer) storedRecord(digest, key string) ([]byte, error) {
-	ms, ok, err := ix.cfg.DB.Manifest(ix.manifestKey(digest, key))
-	if err != nil || !ok {
+// storedRecord is the record parsed earlier from digest for key, as the copy in repository
+// under tag.
+func (ix *Indexer) storedRecord(digest, key, repository, tag string) ([]byte, error) {
+	ms, ok, err := ix.cfg.DB.Manifest(store.ManifestID{Digest: digest, Key: key, Policy: ix.cfg.Policy.id()})
+	if err != nil || !ok || ms.Record == nil {
 		return nil, err
 	}
-	return ms.Record, nil
+	return restamp(ms.Record, repository, tag)
+}
+
+// restamp returns record as the copy in repository under tag. A digest is parsed once per
+// package key, but the same manifest can sit in both layouts' repositories: each copy served
+// must name its own, where its blobs are read from.
+func restamp(record []byte, repository, tag string) ([]byte, error) {
+	rec, err := index.Decode(record)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Repository == repository && rec.Tag == tag {
+		return record, nil
+	}
+	rec.Repository, rec.Tag = repository, tag
+	return index.Encode(rec)
 }

@@ -1,8 +1,6 @@
 package indexer
 
 import (
-	"sort"
-
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/store"
 )
@@ -20,60 +18,135 @@ type provider struct {
 	repository, tag, digest string
 }
 
-// write is the reconcile's write phase: publish outs subject to the layout precedence, delete or
-// hand over the keys the repository no longer provides, then record next. It returns how many
-// records it put.
-func (r *run) write(outs []tagOutcome, next map[string]store.TagState) (int, error) {
+// write is the reconcile's write phase, the executor of planWrite: publish outs subject to
+// the layout precedence, hand over or delete the keys the repository no longer provides, then
+// record next and the writes in one transaction. It returns how many records it put.
+func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error) {
 	ix := r.ix
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
-	published := 0
+	v, err := r.writeView(outs, next)
+	if err != nil {
+		return 0, err
+	}
+	records := map[string][]byte{}
 	for _, out := range outs {
-		key := out.state.Key
-		rival, err := r.rivalOf(key)
+		records[out.tag] = out.record
+	}
+	published := 0
+	// pub is what this reconcile wrote to the bucket, recorded with the tags in one transaction.
+	pub := map[string]*store.Published{}
+	put := func(key string, record []byte, p store.Published) error {
+		rev, err := ix.cfg.Bucket.Put(r.ctx, key, record)
+		if err != nil {
+			return err
+		}
+		if err := r.fault(FaultPut, key); err != nil {
+			return err
+		}
+		p.Revision = rev
+		pub[key] = &p
+		ix.wroteLocked(key)
+		ix.cfg.Metrics.Published.Inc()
+		published++
+		return nil
+	}
+	for _, step := range planWrite(v) {
+		switch step.Kind {
+		case StepPublish:
+			err = put(step.Key, records[step.Tag], store.Published{Repository: r.repository, Tag: step.Tag, Digest: step.Digest})
+		case StepRepublish:
+			var record []byte
+			if record, err = ix.storedRecord(step.Digest, step.Key, r.repository, step.Tag); err != nil {
+				break
+			}
+			if record == nil {
+				r.log.Warn("no stored record to publish again", "key", step.Key, "tag", step.Tag, "digest", step.Digest)
+				continue
+			}
+			r.log.Warn("publishing again a package the index bucket may not hold as recorded", "key", step.Key, "tag", step.Tag, "digest", step.Digest)
+			err = put(step.Key, record, store.Published{Repository: r.repository, Tag: step.Tag, Digest: step.Digest})
+		case StepKeepOut:
+			err = r.keptOut(step.Key, step.Loser, step.Digest, step.Winner)
+		case StepForgetKeptOut:
+			err = ix.cfg.DB.ClearConflict(step.Key, step.Loser)
+		case StepHandOver:
+			o := step.Other
+			var record []byte
+			if record, err = ix.storedRecord(o.digest, step.Key, o.repository, o.tag); err != nil {
+				break
+			}
+			if err = put(step.Key, record, store.Published{Repository: o.repository, Tag: o.tag, Digest: o.digest}); err != nil {
+				break
+			}
+			r.log.Info("package now served from the other layout's repository", "key", step.Key, "served_from", o.repository, "tag", o.tag)
+			err = ix.cfg.DB.ClearConflict(step.Key, o.repository)
+		case StepDelete:
+			if err = ix.cfg.Bucket.Delete(r.ctx, step.Key); err != nil {
+				break
+			}
+			if err = r.fault(FaultDeleted, step.Key); err != nil {
+				break
+			}
+			pub[step.Key] = nil
+			ix.wroteLocked(step.Key)
+			ix.cfg.Metrics.Deleted.Inc()
+			r.log.Info("package removed", "key", step.Key)
+		}
 		if err != nil {
 			return published, err
 		}
-		if rival != nil && ix.cfg.Layout.outranks(rival.repository, r.repository) {
-			if err := r.keptOut(key, r.repository, out.state.Digest, rival.repository); err != nil {
-				return published, err
+	}
+	if err := ix.cfg.DB.Commit(r.repository, next, pub); err != nil {
+		return published, err
+	}
+	return published, r.fault(FaultCommitted, "")
+}
+
+// writeView loads what planWrite needs: the recorded writes of the repository's keys, and the
+// other layout's copy (and whether its record is stored) of each key that may be written.
+func (r *run) writeView(outs []outcome, next map[string]store.TagState) (writeView, error) {
+	v := writeView{Repository: r.repository, Layout: r.ix.cfg.Layout, Outs: outs, Old: r.old, Next: next,
+		Snapshot: r.req.snapshot, Rivals: map[string]*provider{}, Stored: map[string]bool{}}
+	var keys []string
+	for _, s := range r.old {
+		if s.Key != "" {
+			keys = append(keys, s.Key)
+		}
+	}
+	var err error
+	if v.Recorded, err = r.ix.cfg.DB.PublishedOf(keys); err != nil {
+		return v, err
+	}
+	// Rivals only of keys that may be written: reading the other layout's tags costs a read of
+	// the single repository's whole state.
+	var written []string
+	for _, out := range outs {
+		if needsWrite(v, out) {
+			written = append(written, out.state.Key)
+		}
+	}
+	gone := goneKeys(r.old, next)
+	for _, key := range append(written, gone...) {
+		rival, err := r.rivalOf(key)
+		if err != nil || rival == nil {
+			if err != nil {
+				return v, err
 			}
 			continue
 		}
-		record := out.record
-		if out.lost {
-			// The sync's snapshot of the bucket predates what event reconciles published since:
-			// ask the bucket now, so that only a key really missing is republished.
-			has, err := ix.cfg.Bucket.Has(r.ctx, key)
+		v.Rivals[key] = rival
+	}
+	for _, key := range gone {
+		if rival := v.Rivals[key]; rival != nil {
+			record, err := r.ix.storedRecord(rival.digest, key, rival.repository, rival.tag)
 			if err != nil {
-				return published, err
+				return v, err
 			}
-			if has {
-				continue
-			}
-			if record, err = ix.storedRecord(out.state.Digest, key); err != nil {
-				return published, err
-			}
-			if record == nil {
-				continue
-			}
-			r.log.Warn("republishing a package missing from the index bucket", "key", key)
-		}
-		if err := ix.cfg.Bucket.Put(r.ctx, key, record); err != nil {
-			return published, err
-		}
-		ix.cfg.Metrics.Published.Inc()
-		published++
-		if rival != nil {
-			if err := r.keptOut(key, rival.repository, rival.digest, r.repository); err != nil {
-				return published, err
-			}
+			v.Stored[key] = record != nil
 		}
 	}
-	if err := r.deleteGone(next); err != nil {
-		return published, err
-	}
-	return published, ix.cfg.DB.SetTags(r.repository, next)
+	return v, nil
 }
 
 // keptOut records that loser's copy (digest) of key is not served because winner's is; the
@@ -86,60 +159,6 @@ func (r *run) keptOut(key, loser, digest, winner string) error {
 	r.ix.cfg.Metrics.Conflicts.Inc()
 	r.ix.cfg.Log.Warn("package provided by two repositories; serving the per-package layout's copy",
 		"key", key, "served_from", winner, "ignored_repository", loser, "ignored_digest", digest)
-	return nil
-}
-
-// deleteGone removes the keys this repository no longer provides. Where the other layout's
-// repository provides the key too, the bucket keeps (or gets) that copy instead.
-func (r *run) deleteGone(next map[string]store.TagState) error {
-	ix := r.ix
-	kept := map[string]bool{}
-	for _, s := range next {
-		kept[s.Key] = true
-	}
-	var gone []string
-	for _, s := range r.old {
-		if s.Key != "" && !kept[s.Key] {
-			gone = append(gone, s.Key)
-			kept[s.Key] = true // once
-		}
-	}
-	sort.Strings(gone)
-	for _, key := range gone {
-		rival, err := r.rivalOf(key)
-		if err != nil {
-			return err
-		}
-		if rival != nil && ix.cfg.Layout.outranks(rival.repository, r.repository) {
-			// This copy was the one kept out; the served one stays.
-			if err := ix.cfg.DB.ClearConflict(key, r.repository); err != nil {
-				return err
-			}
-			continue
-		}
-		if rival != nil {
-			record, err := ix.storedRecord(rival.digest, key)
-			if err != nil {
-				return err
-			}
-			if record != nil {
-				if err := ix.cfg.Bucket.Put(r.ctx, key, record); err != nil {
-					return err
-				}
-				ix.cfg.Metrics.Published.Inc()
-				r.log.Info("package now served from the other layout's repository", "key", key, "served_from", rival.repository, "tag", rival.tag)
-				if err := ix.cfg.DB.ClearConflict(key, rival.repository); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if err := ix.cfg.Bucket.Delete(r.ctx, key); err != nil {
-			return err
-		}
-		ix.cfg.Metrics.Deleted.Inc()
-		r.log.Info("package removed", "key", key)
-	}
 	return nil
 }
 

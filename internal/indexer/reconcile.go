@@ -31,17 +31,9 @@ type run struct {
 	rivals map[string]map[string]store.TagState
 }
 
-// tagOutcome is what one tag resolved to in this reconcile.
-type tagOutcome struct {
-	state store.TagState
-	// record is the encoded record to publish, when the tag's digest changed.
-	record []byte
-	// lost marks an unchanged tag whose key the sync's bucket snapshot lacks.
-	lost bool
-}
-
 // reconcile lists the repository, resolves what req asks for and publishes the result. It
-// returns the pushed tags the listing lacked, for the caller to look for again.
+// returns the pushed tags the listing lacked, for the caller to look for again. It is the
+// executor of plan.go's rounds: each does the I/O its steps name.
 func (ix *Indexer) reconcile(ctx context.Context, repository string, req *request) (missing []string, err error) {
 	start := ix.cfg.Now()
 	log := ix.cfg.Log.With("repository", repository)
@@ -76,51 +68,33 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		}
 	}
 	r := &run{ix: ix, ctx: ctx, log: log, repository: repository, req: req, old: old}
-	r.forced = r.subjectsOf()
+	r.forced = withAwaited(r.subjectsOf(), old, req.all)
 
 	next := map[string]store.TagState{}
-	var outs []tagOutcome
+	var outs []outcome
 	var failures []error
-	isListed := make(map[string]bool, len(listed))
-	for _, tag := range listed {
-		isListed[tag] = true
-		name, version, ok := ix.cfg.Layout.Candidate(repository, tag)
-		if !ok {
-			log.Debug("skipping tag that is not a package version", "tag", tag)
-			continue
-		}
-		prev, known := old[tag]
-		out := tagOutcome{state: prev}
-		if req.all && prev.AwaitingSignature {
-			// A lost notification must not keep a signed version out for good: each resync looks
-			// for the signatures still awaited.
-			if _, ok := r.forced[prev.Digest]; !ok {
-				r.forced[prev.Digest] = nil
-			}
-		}
-		_, reread := r.forced[prev.Digest]
-		// A tag read under another policy (the flags changed) is read again.
-		reread = reread || (known && prev.Policy != ix.cfg.Policy.id())
-		// The search index vouches for an unchanged digest: no HEAD needed.
-		vouched := known && !reread && !req.tags[tag] && prev.Digest != "" && searched[tag] == prev.Digest
-		if vouched {
+	for _, step := range planTags(tagsView{Repository: repository, Layout: ix.cfg.Layout, Listed: listed, Old: old,
+		All: req.all, Named: req.tags, Policy: ix.cfg.Policy.id(), Searched: searched, Forced: r.forced}) {
+		prev, known := old[step.Tag]
+		out := outcome{tag: step.Tag, state: prev}
+		if step.Vouched {
 			ix.cfg.Metrics.SearchSkippedResolves.Inc()
-		} else if !known || req.all || req.tags[tag] || reread {
-			out, err = r.resolveTag(tag, name, version, prev, known)
-			if err != nil {
-				failures = append(failures, fmt.Errorf("tag %s: %w", tag, err))
+		}
+		if step.Kind == StepResolve {
+			if out, err = r.resolveTag(step.Tag, prev, known); err != nil {
+				failures = append(failures, fmt.Errorf("tag %s: %w", step.Tag, err))
 				if known {
-					next[tag] = prev // keep what was indexed until the tag can be read again
+					next[step.Tag] = prev // keep what was indexed until the tag can be read again
 				}
 				continue
 			}
 		}
-		next[tag] = out.state
-		// Indexed before, but the bucket may have lost it (a NATS store that was reset).
-		out.lost = out.record == nil && out.state.Key != "" && req.present != nil && !req.present[out.state.Key]
-		if out.record != nil || out.lost {
-			outs = append(outs, out)
-		}
+		next[step.Tag] = out.state
+		outs = append(outs, out)
+	}
+	isListed := make(map[string]bool, len(listed))
+	for _, tag := range listed {
+		isListed[tag] = true
 	}
 	for tag := range req.tags {
 		if _, _, ok := ix.cfg.Layout.Candidate(repository, tag); ok && !isListed[tag] {
@@ -148,60 +122,60 @@ func countIndexed(tags map[string]store.TagState) int {
 	return n
 }
 
-// resolveTag resolves one tag and, when its digest is new to this tag, produces its record.
-func (r *run) resolveTag(tag, name, version string, prev store.TagState, known bool) (tagOutcome, error) {
+// resolveTag runs round two for one tag: resolve it, then keep, use what the store holds, or
+// fetch and parse, as planDigest decides.
+func (r *run) resolveTag(tag string, prev store.TagState, known bool) (outcome, error) {
 	ix := r.ix
+	name, version, _ := ix.cfg.Layout.Candidate(r.repository, tag)
 	desc, err := ix.cfg.Registry.Resolve(r.ctx, r.repository, tag)
 	if err != nil {
-		return tagOutcome{}, fmt.Errorf("resolve: %w", err)
+		return outcome{}, fmt.Errorf("resolve: %w", err)
 	}
-	digest := desc.Digest.String()
-	knownSig, reread := r.forced[digest]
-	if known && prev.Digest == digest && prev.Policy == ix.cfg.Policy.id() && !reread {
-		return tagOutcome{state: prev}, nil
+	v := digestView{Tag: tag, Prev: prev, Known: known, Digest: desc.Digest.String(), Policy: ix.cfg.Policy.id(), Forced: r.forced}
+	keep := outcome{tag: tag, state: prev}
+	step := planDigest(v)
+	if step.Kind == StepKeep {
+		return keep, nil
 	}
-	// The same content under another name or version is a different question (it is rejected
-	// there), so what a digest produced is remembered per claimed identity.
-	parsedAs := ix.manifestKey(digest, index.Key(name, version))
-	ms, seen, err := ix.cfg.DB.Manifest(parsedAs)
+	id := store.ManifestID{Digest: v.Digest, Key: index.Key(name, version), Policy: v.Policy}
+	ms, seen, err := ix.cfg.DB.Manifest(id)
 	if err != nil {
-		return tagOutcome{}, err
+		return outcome{}, err
 	}
-	if !seen || reread {
-		fresh, err := r.parse(tag, name, version, desc, knownSig)
+	if seen {
+		v.Stored = &ms
+		step = planDigest(v)
+	}
+	parsedHere := false // what ms holds was parsed by this reconcile, for this tag
+	if step.Kind == StepFetch {
+		fresh, err := r.parse(tag, name, version, desc, step.Signature)
 		if err != nil {
-			return tagOutcome{}, err
+			return outcome{}, err
 		}
-		if !seen || !sameSignature(ms.Record, fresh.Record) {
-			ms = fresh
-			if err := ix.cfg.DB.PutManifest(parsedAs, ms); err != nil {
-				return tagOutcome{}, err
+		var unchanged bool
+		ms, parsedHere, unchanged = planParsed(v, fresh)
+		if unchanged {
+			return keep, nil
+		}
+		if parsedHere {
+			if err := ix.cfg.DB.PutManifest(id, ms); err != nil {
+				return outcome{}, err
 			}
-		} else if known && prev.Digest == digest && prev.Policy == ix.cfg.Policy.id() {
-			// Read again for a signature it already had: nothing to publish.
-			return tagOutcome{state: prev}, nil
+			if err := r.fault(FaultParsed, ms.Key); err != nil {
+				return outcome{}, err
+			}
 		}
 	}
-	out := tagOutcome{state: store.TagState{Digest: digest, Key: ms.Key, Rejected: ms.Rejected, Policy: ix.cfg.Policy.id(),
+	out := outcome{tag: tag, changed: true, state: store.TagState{Digest: v.Digest, Key: ms.Key, Rejected: ms.Rejected, Policy: v.Policy,
 		AwaitingSignature: ms.AwaitingSignature}}
-	if ms.Key != "" {
+	switch {
+	case ms.Key == "":
+	case parsedHere:
 		out.record = ms.Record
+	default: // parsed earlier, perhaps as the other layout's copy
+		if out.record, err = restamp(ms.Record, r.repository, tag); err != nil {
+			return outcome{}, err
+		}
 	}
 	return out, nil
-}
-
-// sameSignature reports whether two encoded records of one manifest name the same signature,
-// so that reading a manifest again for referrers does not republish an unchanged record.
-func sameSignature(a, b []byte) bool {
-	ra, errA := index.Decode(a)
-	rb, errB := index.Decode(b)
-	if errA != nil || errB != nil {
-		return false
-	}
-	switch {
-	case ra.Signature == nil || rb.Signature == nil:
-		return ra.Signature == nil && rb.Signature == nil
-	default:
-		return *ra.Signature == *rb.Signature
-	}
 }

@@ -6,6 +6,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // maxDigestReads bounds the manifests pushed by digest that one reconcile reads one by one.
@@ -27,7 +28,7 @@ const maxDigestReads = 8
 func (r *run) subjectsOf() map[string]*ocispec.Descriptor {
 	subjects := map[string]*ocispec.Descriptor{}
 	for tag := range r.req.tags {
-		if referrerFallTag.MatchString(tag) {
+		if ref.IsFallbackTag(tag) {
 			subjects["sha256:"+strings.TrimPrefix(tag, "sha256-")] = nil
 		}
 	}

@@ -36,11 +36,11 @@ func TestDigestMismatchIsRejectedOnce(t *testing.T) {
 	if got["GET blob"] != 0 {
 		t.Errorf("the mismatched blob was downloaded %d times over %d resyncs, want 0", got["GET blob"], resyncs)
 	}
-	if n := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(RuleDigestMismatch)); n != 1 {
+	if n := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(string(packages.RuleDigestMismatch))); n != 1 {
 		t.Errorf("digest_mismatch rejections = %v, want 1", n)
 	}
-	if n := strings.Count(h.logs.String(), "artifact rejected"); n != 1 || !strings.Contains(h.logs.String(), "rule="+RuleDigestMismatch) {
-		t.Errorf("rejection logged %d times, want once with rule %s:\n%s", n, RuleDigestMismatch, h.logs)
+	if n := strings.Count(h.logs.String(), "artifact rejected"); n != 1 || !strings.Contains(h.logs.String(), "rule="+string(packages.RuleDigestMismatch)) {
+		t.Errorf("rejection logged %d times, want once with rule %s:\n%s", n, packages.RuleDigestMismatch, h.logs)
 	}
 	if len(h.bucketDocs()) != 0 {
 		t.Fatal("tampered package indexed")
@@ -161,8 +161,8 @@ func TestRequiredSignatures(t *testing.T) {
 	if got := h.counter.reset(); got["GET blob"] != 1 {
 		t.Errorf("downloaded %d blobs, want 1 (only the signed zip)", got["GET blob"])
 	}
-	if n := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(RuleMissingSignature)); n != 2 {
-		t.Errorf("%s = %v over three resyncs, want 2 (once per unsigned version)", RuleMissingSignature, n)
+	if n := testutil.ToFloat64(h.metrics.Rejected.WithLabelValues(string(packages.RuleMissingSignature))); n != 2 {
+		t.Errorf("%s = %v over three resyncs, want 2 (once per unsigned version)", packages.RuleMissingSignature, n)
 	}
 
 	ref, err := h.client.PushSignature(ctx, "packages/notified", notified, sig)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/oci"
 )
 
@@ -75,15 +76,13 @@ func (ix *Indexer) SyncAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// What the bucket holds now, so that packages it lost are published again.
-	var present map[string]bool
-	if keys, err := ix.cfg.Bucket.Keys(ctx); err == nil {
-		present = make(map[string]bool, len(keys))
-		for _, k := range keys {
-			present[k] = true
-		}
+	// What the bucket holds now, key by key, so that a value the indexer did not write as
+	// recorded (lost, replaced, or written by a reconcile a crash cut short) is written again.
+	snap, err := ix.readBucket(ctx)
+	if err != nil {
+		ix.cfg.Log.Warn("reading the index bucket's revisions failed; not checking what it holds", "err", err)
 	} else {
-		ix.cfg.Log.Warn("listing the index bucket failed; not checking it for lost packages", "err", err)
+		defer ix.forget(snap)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(repos))
@@ -91,11 +90,90 @@ func (ix *Indexer) SyncAll(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ix.submit(ctx, r, Hint{All: true}, present)
+			errs[i] = ix.submit(ctx, r, Hint{All: true}, snap)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ix.sweep(ctx, snap)
+}
+
+// snapshot is the bucket's revisions as a sync read them, and the keys this indexer wrote
+// since: the revision read for those says nothing about the value written after it.
+type snapshot struct {
+	revisions index.Revisions
+	// wroteSince is guarded by the Indexer's writeMu.
+	wroteSince map[string]bool
+}
+
+// maxRevisionsRead bounds reading the bucket's revisions (keys and revisions only: a few
+// megabytes at 10,000 versions); past it the sync checks no revision, as when NATS is down.
+const maxRevisionsRead = 2 * time.Minute
+
+// readBucket reads the bucket's revisions. The snapshot notes writes from before the read
+// starts, so that a write the read may or may not have seen is never judged by it.
+func (ix *Indexer) readBucket(ctx context.Context) (*snapshot, error) {
+	s := &snapshot{wroteSince: map[string]bool{}}
+	ix.writeMu.Lock()
+	ix.snapshots[s] = true
+	ix.writeMu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, maxRevisionsRead)
+	defer cancel()
+	revs, err := ix.cfg.Bucket.Revisions(rctx)
+	if err != nil {
+		ix.forget(s)
+		return nil, err
+	}
+	s.revisions = revs // read by reconciles only after submit hands them the snapshot
+	return s, nil
+}
+
+func (ix *Indexer) forget(s *snapshot) {
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	delete(ix.snapshots, s)
+}
+
+// wroteLocked notes a write of key in every snapshot a sync is using. writeMu is held.
+func (ix *Indexer) wroteLocked(key string) {
+	for s := range ix.snapshots {
+		s.wroteSince[key] = true
+	}
+}
+
+// sweep deletes the keys of snapshot that no recorded tag provides: a put whose reconcile a
+// crash cut short before the store recorded it, for a tag gone since, or a value written by
+// anyone else. It runs only after every repository's listing succeeded (a failed listing
+// deletes nothing), under the write lock, so a reconcile's write phase is either wholly in the
+// store or has not begun.
+func (ix *Indexer) sweep(ctx context.Context, snap *snapshot) error {
+	if snap == nil || len(snap.revisions) == 0 {
+		return nil
+	}
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	provided, err := ix.cfg.DB.ProvidedKeys()
+	if err != nil {
+		return err
+	}
+	var orphans []string
+	for key := range snap.revisions {
+		if !provided[key] && !snap.wroteSince[key] {
+			orphans = append(orphans, key)
+		}
+	}
+	sort.Strings(orphans)
+	for _, key := range orphans {
+		if err := ix.cfg.Bucket.Delete(ctx, key); err != nil {
+			return err
+		}
+		ix.wroteLocked(key)
+		ix.cfg.Metrics.Deleted.Inc()
+		ix.cfg.Log.Warn("removed a package from the index bucket that no tag in the registry provides", "key", key)
+	}
+	return nil
 }
 
 // RunResync performs a sync now and then every interval until ctx ends.

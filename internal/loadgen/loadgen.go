@@ -17,6 +17,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // VersionsPerName is how many versions share one package name, as in packagetest.Many.
@@ -201,8 +202,8 @@ func Push(ctx context.Context, c *oci.Client, repository string, n, parallelism 
 				}
 				zip := Zip(i, o)
 				p := Pushed{Name: Name(i + o.Offset), Version: Version(i + o.Offset), ZipBytes: len(zip)}
-				p.Repository = repository + "/" + p.Name
-				p.Tag = strings.ReplaceAll(p.Version, "+", "_")
+				r := ref.Ref{Name: p.Name, Version: p.Version}
+				p.Repository, p.Tag = r.Repository(repository), r.Tag()
 				desc, err := c.PushPackage(ctx, p.Repository, p.Tag, zip, nil, nil)
 				if err != nil {
 					mu.Lock()

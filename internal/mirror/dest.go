@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
 
 	ocireg "github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // Destination is where versions are copied to.
@@ -23,9 +23,6 @@ type Destination interface {
 	// Push stores the package artifact (ocireg.BuildPackage) for name@version.
 	Push(ctx context.Context, name, version string, zipData, sig []byte, annotations map[string]string) error
 }
-
-// tagOf is the tag a version gets: "+" is not allowed in tags.
-func tagOf(version string) string { return strings.ReplaceAll(version, "+", "_") }
 
 // Registry writes into an OCI registry in the per-package layout, <base>/<name>:<version>.
 func Registry(c *ocireg.Client, base string) Destination {
@@ -41,8 +38,9 @@ type registryDest struct {
 }
 
 func (d registryDest) Manifest(ctx context.Context, name, version string) (*ocispec.Manifest, error) {
-	repo := d.base + "/" + name
-	desc, err := d.c.Resolve(ctx, repo, tagOf(version))
+	r := ref.Ref{Name: name, Version: version}
+	repo := r.Repository(d.base)
+	desc, err := d.c.Resolve(ctx, repo, r.Tag())
 	if errors.Is(err, ocireg.ErrNotFound) {
 		return nil, nil
 	}
@@ -57,7 +55,8 @@ func (d registryDest) Manifest(ctx context.Context, name, version string) (*ocis
 }
 
 func (d registryDest) Push(ctx context.Context, name, version string, zipData, sig []byte, annotations map[string]string) error {
-	_, err := d.c.PushPackage(ctx, d.base+"/"+name, tagOf(version), zipData, sig, annotations)
+	r := ref.Ref{Name: name, Version: version}
+	_, err := d.c.PushPackage(ctx, r.Repository(d.base), r.Tag(), zipData, sig, annotations)
 	return err
 }
 
@@ -76,7 +75,7 @@ func Layout(dir string) (Destination, error) {
 type layoutDest struct{ s *oci.Store }
 
 func (d layoutDest) Manifest(ctx context.Context, name, version string) (*ocispec.Manifest, error) {
-	desc, err := d.s.Resolve(ctx, name+"-"+tagOf(version))
+	desc, err := d.s.Resolve(ctx, ref.Ref{Name: name, Version: version}.SingleTag())
 	if errors.Is(err, errdef.ErrNotFound) {
 		return nil, nil
 	}
@@ -113,5 +112,5 @@ func (d layoutDest) Push(ctx context.Context, name, version string, zipData, sig
 			return err
 		}
 	}
-	return d.s.Tag(ctx, manifest.Desc, name+"-"+tagOf(version))
+	return d.s.Tag(ctx, manifest.Desc, ref.Ref{Name: name, Version: version}.SingleTag())
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // RunLayout copies the packages of an OCI image layout directory that Layout wrote (tags
@@ -35,7 +35,7 @@ func RunLayout(ctx context.Context, dir string, o Options) (Summary, error) {
 	}
 	var keep []string
 	for _, t := range tags {
-		if _, version, ok := strings.Cut(t, "-"); ok && packages.IsStrictSemver(strings.ReplaceAll(version, "_", "+")) {
+		if _, ok := ref.FromSingleTag(t); ok {
 			keep = append(keep, t)
 		}
 	}
@@ -43,8 +43,8 @@ func RunLayout(ctx context.Context, dir string, o Options) (Summary, error) {
 }
 
 func copyTag(ctx context.Context, o Options, store *orasoci.ReadOnlyStore, tag string) Result {
-	name, version, _ := strings.Cut(tag, "-")
-	version = strings.ReplaceAll(version, "_", "+")
+	pkg, _ := ref.FromSingleTag(tag)
+	name, version := pkg.Name, pkg.Version
 	r := Result{Name: name, Version: version}
 	fail := func(err error) Result {
 		o.Log.Warn("package not copied", "package", name, "version", version, "error", err)

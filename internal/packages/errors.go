@@ -41,6 +41,21 @@ const (
 	RuleInvalidFieldsFile     Rule = "invalid_fields_file"
 	RuleDashedDirectory       Rule = "dashed_directory"
 	RuleMissingImage          Rule = "missing_image"
+
+	// Artifact rules, checked by the indexer around the zip: the OCI manifest and its layers,
+	// and the bytes the registry serves.
+
+	// RuleUnsupportedManifest: the manifest is not an OCI image manifest of a package, or is
+	// too large.
+	RuleUnsupportedManifest Rule = "manifest"
+	// RuleLayers: the manifest does not hold exactly one package zip layer (and at most one
+	// signature).
+	RuleLayers Rule = "layers"
+	// RuleDigestMismatch: the manifest or zip bytes served do not match their digest.
+	RuleDigestMismatch Rule = "digest_mismatch"
+	// RuleMissingSignature: no signature was found while -require-package-signatures is on.
+	// Unlike the others it is not final: the version is indexed when its signature arrives.
+	RuleMissingSignature Rule = "missing_signature"
 )
 
 // RejectError says why an artifact cannot be indexed. It is final for that

@@ -40,10 +40,15 @@ type Expect struct {
 
 var (
 	packageNamePattern = regexp.MustCompile(`^[a-z0-9_]+$`)
-	dataStreamTypes    = map[string]bool{"logs": true, "metrics": true, "synthetics": true, "traces": true}
-	packageReleases    = map[string]bool{ReleaseExperimental: true, ReleaseBeta: true, ReleaseGA: true}
-	agentlessReleases  = map[string]bool{ReleaseBeta: true, ReleaseGA: true}
+
+	dataStreamTypes   = map[string]bool{"logs": true, "metrics": true, "synthetics": true, "traces": true}
+	packageReleases   = map[string]bool{ReleaseExperimental: true, ReleaseBeta: true, ReleaseGA: true}
+	agentlessReleases = map[string]bool{ReleaseBeta: true, ReleaseGA: true}
 )
+
+// IsValidName reports whether name is a package name: ^[a-z0-9_]+$ (the one rule; ref and the
+// API use it too).
+func IsValidName(name string) bool { return packageNamePattern.MatchString(name) }
 
 // ReadBytes is Read over an in-memory zip.
 func ReadBytes(zipBytes []byte, opts Options) (*Package, []string, error) {
@@ -194,7 +199,7 @@ func (rd *reader) read() (*Package, error) {
 // location all name the same package version, since each of them is used as
 // the key somewhere (the index, Kibana's unpacking, the registry tag).
 func (rd *reader) checkIdentity(name, version, formatVersion string) error {
-	if !packageNamePattern.MatchString(name) {
+	if !IsValidName(name) {
 		return reject(RuleInvalidName, fmt.Sprintf("name %q does not match ^[a-z0-9_]+$", name))
 	}
 	if !IsStrictSemver(version) {

@@ -19,7 +19,7 @@ func TestCheckDataDir(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, dir, want string
-		skipAsRoot       bool
+		skipAsRoot      bool
 	}{
 		{name: "missing: created", dir: filepath.Join(root, "a", "b")},
 		{name: "existing", dir: root},

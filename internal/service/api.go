@@ -99,10 +99,12 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 		db.Close()
 		return nil, err
 	}
-	if err := srv.LoadStore(db); err != nil {
+	recs, err := index.Load(db, opts.Log)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	srv.Load(recs)
 	rev, _ := db.KVRevision()
 	srv.SetRevision(rev)
 	// A replica that has applied the index before serves it at once (also while NATS is away); a
@@ -130,7 +132,7 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 	// that finds none waits for it rather than create one with its own.
 	setup := events.Setup{JS: js, Options: events.StreamOptions{Replicas: opts.Replicas}, Log: opts.Log, Metrics: setupMetrics}
 	var kv jetstream.KeyValue
-	if err := retry(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
+	if err := retryUntilReady(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
 		kv, err = setup.BindBucket(ctx)
 		return err
 	}); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/process"
+	"github.com/oci-epr/package-registry/internal/retry"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
@@ -213,7 +213,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		kv, err = setup.Bucket(ctx)
 		return err
 	}
-	if retry(ctx, log, "event stream and index bucket", ensure) != nil {
+	if retryUntilReady(ctx, log, "event stream and index bucket", ensure) != nil {
 		return // ctx ended
 	}
 	ix := indexer.New(indexer.Config{
@@ -254,7 +254,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		}
 		// The stream or consumer is gone (e.g. NATS restarted with an empty store): set them up
 		// again; the resync repairs whatever was missed meanwhile.
-		if retry(ctx, log, "event stream and consumer", ensure) != nil {
+		if retryUntilReady(ctx, log, "event stream and consumer", ensure) != nil {
 			return
 		}
 	}
@@ -290,24 +290,9 @@ func maxInline(nc *nats.Conn) int {
 }
 
 // retry runs fn until it succeeds or ctx ends, backing off up to a few seconds.
-func retry(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
-	delay := 250 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := fn(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn(fmt.Sprintf("%s not ready; retrying", what), "in", delay, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
+func retryUntilReady(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) error {
+	return retry.Policy{First: 250 * time.Millisecond, Max: 5 * time.Second, Attempt: 10 * time.Second,
+		OnRetry: func(err error, pause time.Duration) {
+			log.Warn(what+" not ready; retrying", "in", pause, "err", err)
+		}}.Do(ctx, fn)
 }

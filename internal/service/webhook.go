@@ -204,7 +204,7 @@ func (w *Webhook) keepStream(ctx context.Context) {
 					}
 				}
 				if !w.streamReady.Load() {
-					if err := retry(ctx, log, "event stream", w.ensureStream); err != nil {
+					if err := retryUntilReady(ctx, log, "event stream", w.ensureStream); err != nil {
 						return // ctx ended
 					}
 					w.streamReady.Store(true)

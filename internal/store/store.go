@@ -1,22 +1,24 @@
-// Package store owns a process's local bbolt database: the package documents an API replica
-// serves, what the indexer has indexed per repository, and small metadata such as the last
-// applied key-value revision.
+// Package store owns a process's local bbolt file. It has two halves that share only Open: the
+// replica half (replica.go: the records an API replica serves and the last key-value revision
+// applied; used through index.Replica) and the indexer half (state.go: what the indexer
+// concluded per repository, tag and manifest, the layout conflicts and its bucket writes; used
+// through indexer.State). An API process's file holds only the first, an indexer's only the
+// second.
 //
 // Schema (bucket → key → value):
 //
 //	packages            package key ("<name>/<version>")  → encoded index record (as in the KV bucket)
-//	repositories        repository name                   → nested bucket: tag → JSON TagState
-//	manifests           "<digest> <package key>"          → JSON ManifestState
-//	conflicts           "<package key> <repository>"      → JSON Conflict (that repository's copy is not served)
 //	meta                "kv_revision"                     → uint64, big endian
+//	repositories        repository name                   → nested bucket: tag → JSON TagState
+//	manifests           ManifestID "<digest> <key>[ <policy>]" → JSON ManifestState
+//	conflicts           "<package key> <repository>"      → JSON Conflict (that repository's copy is not served)
+//	published           package key                       → JSON Published (what the indexer last wrote to the bucket)
 //
 // bbolt takes an exclusive file lock, so each process keeps its own file and nothing here is
 // shared across processes. Every write is one transaction, fsynced on commit.
 package store
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +26,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -33,6 +34,7 @@ var (
 	bucketManifests    = []byte("manifests")
 	bucketMeta         = []byte("meta")
 	bucketConflicts    = []byte("conflicts")
+	bucketPublished    = []byte("published")
 	keyKVRevision      = []byte("kv_revision")
 )
 
@@ -55,7 +57,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta, bucketConflicts} {
+		for _, name := range [][]byte{bucketPackages, bucketRepositories, bucketManifests, bucketMeta, bucketConflicts, bucketPublished} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -71,239 +73,3 @@ func Open(path string) (*DB, error) {
 
 // Close releases the file.
 func (db *DB) Close() error { return db.bolt.Close() }
-
-// PackageChange is one put (Value set) or delete (Value nil) of a package record.
-type PackageChange struct {
-	Key   string
-	Value []byte
-}
-
-// ApplyPackages applies changes and records revision in one transaction, so a crash leaves the
-// replica at a revision whose changes are all present.
-func (db *DB) ApplyPackages(changes []PackageChange, revision uint64) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPackages)
-		for _, c := range changes {
-			var err error
-			if c.Value == nil {
-				err = b.Delete([]byte(c.Key))
-			} else {
-				err = b.Put([]byte(c.Key), c.Value)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		var rev [8]byte
-		binary.BigEndian.PutUint64(rev[:], revision)
-		return tx.Bucket(bucketMeta).Put(keyKVRevision, rev[:])
-	})
-}
-
-// ReplacePackages makes the package bucket hold exactly records, at revision. A replica uses it
-// when it must re-read the whole index.
-func (db *DB) ReplacePackages(records map[string][]byte, revision uint64) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketPackages); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketPackages)
-		if err != nil {
-			return err
-		}
-		for k, v := range records {
-			if err := b.Put([]byte(k), v); err != nil {
-				return err
-			}
-		}
-		var rev [8]byte
-		binary.BigEndian.PutUint64(rev[:], revision)
-		return tx.Bucket(bucketMeta).Put(keyKVRevision, rev[:])
-	})
-}
-
-// KVRevision is the last key-value revision applied; 0 when none was.
-func (db *DB) KVRevision() (uint64, error) {
-	var rev uint64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyKVRevision); len(v) == 8 {
-			rev = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	return rev, err
-}
-
-// ForEachPackage calls fn for every stored record, in key order. The value is only valid during
-// the call.
-func (db *DB) ForEachPackage(fn func(key string, value []byte) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPackages).ForEach(func(k, v []byte) error { return fn(string(k), v) })
-	})
-}
-
-// Package returns one record, or nil when absent.
-func (db *DB) Package(key string) ([]byte, error) {
-	var out []byte
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketPackages).Get([]byte(key)); v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return nil
-	})
-	return out, err
-}
-
-// TagState is what the indexer concluded about one tag.
-type TagState struct {
-	Digest string `json:"digest"`
-	// Key is the package key published for this tag; empty when the tag holds no valid package.
-	Key string `json:"key,omitempty"`
-	// Rejected says why the artifact was not indexed; empty when it was.
-	Rejected string `json:"rejected,omitempty"`
-	// Policy names the indexing policy the tag was read under (empty: the default one); a tag
-	// read under another policy is read again.
-	Policy string `json:"policy,omitempty"`
-	// AwaitingSignature marks a valid package kept out until its signature arrives
-	// (-require-package-signatures).
-	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
-}
-
-// ManifestState is what parsing a manifest digest produced; a digest is parsed once.
-type ManifestState struct {
-	// Key is the package key the digest holds; empty when it was rejected.
-	Key      string `json:"key,omitempty"`
-	Rejected string `json:"rejected,omitempty"`
-	// AwaitingSignature: see TagState.
-	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
-	// Record is the encoded index record built from the digest, kept so that re-tagging known
-	// content publishes it again without a download.
-	Record []byte `json:"record,omitempty"`
-}
-
-// Repositories lists the repositories with recorded state.
-func (db *DB) Repositories() ([]string, error) {
-	var out []string
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRepositories).ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Tags returns the recorded state of a repository's tags; empty when none is recorded.
-func (db *DB) Tags(repository string) (map[string]TagState, error) {
-	out := map[string]TagState{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRepositories).Bucket([]byte(repository))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var s TagState
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("store: tag %s:%s: %w", repository, k, err)
-			}
-			out[string(k)] = s
-			return nil
-		})
-	})
-	return out, err
-}
-
-// SetTags replaces the recorded state of a repository's tags; an empty map forgets the
-// repository.
-func (db *DB) SetTags(repository string, tags map[string]TagState) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		repos := tx.Bucket(bucketRepositories)
-		if err := repos.DeleteBucket([]byte(repository)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-			return err
-		}
-		if len(tags) == 0 {
-			return nil
-		}
-		b, err := repos.CreateBucket([]byte(repository))
-		if err != nil {
-			return err
-		}
-		for tag, s := range tags {
-			v, err := json.Marshal(s)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(tag), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// ManifestKey is the key Manifest and PutManifest take: what a manifest digest produced is
-// remembered per claimed identity (index.Key of name and version), because the same content
-// under another name or version is a different question.
-func ManifestKey(digest, packageKey string) string { return digest + " " + packageKey }
-
-// Manifest returns what parsing digest produced, if it was parsed.
-func (db *DB) Manifest(digest string) (ManifestState, bool, error) {
-	var s ManifestState
-	var found bool
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketManifests).Get([]byte(digest))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &s)
-	})
-	return s, found, err
-}
-
-// PutManifest records what parsing digest produced.
-func (db *DB) PutManifest(digest string, s ManifestState) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketManifests).Put([]byte(digest), v)
-	})
-}
-
-// Conflict records that a repository's copy of a package is not served because another
-// repository's copy takes precedence.
-type Conflict struct {
-	Winner string `json:"winner"`
-	// Digest is the manifest digest of the copy kept out.
-	Digest string `json:"digest"`
-}
-
-func conflictKey(key, repository string) []byte { return []byte(key + " " + repository) }
-
-// RecordConflict records that repository's copy of key is kept out, and reports whether that is
-// news: nothing, or something else, was recorded for it before.
-func (db *DB) RecordConflict(key, repository string, c Conflict) (isNew bool, err error) {
-	v, err := json.Marshal(c)
-	if err != nil {
-		return false, err
-	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketConflicts)
-		k := conflictKey(key, repository)
-		if cur := b.Get(k); cur != nil && string(cur) == string(v) {
-			return nil
-		}
-		isNew = true
-		return b.Put(k, v)
-	})
-	return isNew, err
-}
-
-// ClearConflict forgets that repository's copy of key was kept out.
-func (db *DB) ClearConflict(key, repository string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketConflicts).Delete(conflictKey(key, repository))
-	})
-}

@@ -91,13 +91,13 @@ func TestIndexerState(t *testing.T) {
 		t.Fatalf("empty SetTags kept the repository: %v", repos)
 	}
 	ms := ManifestState{Key: "nginx/1.0.0", Record: []byte("encoded")}
-	if err := db.PutManifest("sha256:aa", ms); err != nil {
+	if err := db.PutManifest(ManifestID{Digest: "sha256:aa", Key: "nginx/1.0.0"}, ms); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := db.Manifest("sha256:aa"); err != nil || !ok || !reflect.DeepEqual(got, ms) {
+	if got, ok, err := db.Manifest(ManifestID{Digest: "sha256:aa", Key: "nginx/1.0.0"}); err != nil || !ok || !reflect.DeepEqual(got, ms) {
 		t.Fatalf("manifest = %+v %v %v", got, ok, err)
 	}
-	if _, ok, _ := db.Manifest("sha256:zz"); ok {
+	if _, ok, _ := db.Manifest(ManifestID{Digest: "sha256:zz", Key: "nginx/1.0.0"}); ok {
 		t.Fatal("unknown manifest found")
 	}
 }
@@ -135,5 +135,48 @@ func TestConflictIsNewOncePerCopy(t *testing.T) {
 	}
 	if isNew, _ := db.RecordConflict("victim/1.0.0", "packages", c); !isNew {
 		t.Fatal("a cleared conflict recorded again is not news")
+	}
+}
+
+// Commit records tag states and bucket writes together; a nil write forgets the key.
+func TestCommitRecordsTagsAndWrites(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "indexer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tags := map[string]TagState{"1.0.0": {Digest: "sha256:a1", Key: "flip/1.0.0"}, "2.0.0": {Digest: "sha256:b2", Rejected: "broken"}}
+	pub := map[string]*Published{"flip/1.0.0": {Repository: "packages/flip", Tag: "1.0.0", Digest: "sha256:a1", Revision: 7}}
+	if err := db.Commit("packages/flip", tags, pub); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.PublishedOf([]string{"flip/1.0.0", "flip/2.0.0"})
+	if err != nil || !reflect.DeepEqual(got, map[string]Published{"flip/1.0.0": *pub["flip/1.0.0"]}) {
+		t.Fatalf("published %v %v", got, err)
+	}
+	if keys, err := db.ProvidedKeys(); err != nil || !reflect.DeepEqual(keys, map[string]bool{"flip/1.0.0": true}) {
+		t.Fatalf("provided %v %v", keys, err)
+	}
+	if err := db.Commit("packages/flip", nil, map[string]*Published{"flip/1.0.0": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.PublishedOf([]string{"flip/1.0.0"}); len(got) != 0 {
+		t.Fatalf("a nil write kept %v", got)
+	}
+	if keys, _ := db.ProvidedKeys(); len(keys) != 0 {
+		t.Fatalf("forgotten repository still provides %v", keys)
+	}
+}
+
+// A ManifestID's stored key is the one stores written before the type held, so an upgrade
+// reads what they parsed instead of downloading it again.
+func TestManifestIDKeepsTheStoredKey(t *testing.T) {
+	for id, want := range map[ManifestID]string{
+		{Digest: "sha256:aa", Key: "nginx/1.0.0"}:                                "sha256:aa nginx/1.0.0",
+		{Digest: "sha256:aa", Key: "nginx/1.0.0", Policy: "novalidation,signed"}: "sha256:aa nginx/1.0.0 novalidation,signed",
+	} {
+		if got := string(id.bytes()); got != want {
+			t.Errorf("%+v stored as %q, want %q", id, got, want)
+		}
 	}
 }

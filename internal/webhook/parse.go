@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/events"
+	"github.com/oci-epr/package-registry/internal/ref"
 )
 
 // ErrMalformed marks a body that cannot be read as the format it claims to be. The handlers
@@ -91,17 +92,11 @@ var manifestMediaTypes = map[string]bool{
 	"application/vnd.docker.distribution.manifest.v1+prettyjws": true,
 }
 
-// The grammars below are the OCI distribution spec's. Checking them here means that every event
-// the parsers keep can be published: a name NATS or JetStream refused would otherwise be
-// answered 503 forever and stall the registry's in-order delivery queue.
-var (
-	repositoryPattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagPattern        = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	digestPattern     = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
-	// fallbackTagPattern is the tag OCI clients give the referrers index of a manifest when the
-	// registry has no referrers API; it names no release.
-	fallbackTagPattern = regexp.MustCompile(`^sha256-[0-9a-f]{64}$`)
-)
+// Repositories and tags are checked by the OCI distribution spec's grammar (oras-go's, through
+// ref), digests by the spec's digest grammar. Checking them here means that every event the
+// parsers keep can be published: a name NATS or JetStream refused would otherwise be answered
+// 503 forever and stall the registry's in-order delivery queue.
+var digestPattern = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
 
 const (
 	maxRepositoryLen = 255
@@ -109,7 +104,7 @@ const (
 	maxIDLen         = 512
 )
 
-func isFallbackTag(tag string) bool { return fallbackTagPattern.MatchString(tag) }
+func isFallbackTag(tag string) bool { return ref.IsFallbackTag(tag) }
 
 // checkKept verifies the fields of an event the parser is about to keep.
 func checkKept(e events.Event) error {
@@ -128,10 +123,10 @@ func checkKept(e events.Event) error {
 	if e.Repository == "" {
 		return malformed("event %s has no repository", quote(e.ID))
 	}
-	if len(e.Repository) > maxRepositoryLen || !repositoryPattern.MatchString(e.Repository) {
+	if len(e.Repository) > maxRepositoryLen || !ref.ValidRepository(e.Repository) {
 		return malformed("event %s: invalid repository name %s", quote(e.ID), quote(e.Repository))
 	}
-	if e.Tag != "" && !tagPattern.MatchString(e.Tag) {
+	if e.Tag != "" && !ref.ValidTag(e.Tag) {
 		return malformed("event %s: invalid tag %s", quote(e.ID), quote(e.Tag))
 	}
 	if e.Digest != "" && (len(e.Digest) > maxDigestLen || !digestPattern.MatchString(e.Digest)) {
