@@ -164,7 +164,7 @@ func TestWebhookLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("Serve did not return after cancel")
 	}
 	if err := p.w.Close(); err != nil {
