@@ -66,7 +66,7 @@ func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) 
 }
 
 // Logger builds the process logger for a -log-level value (debug, info, warn, error) and a
-// -log-type value (ecs: JSON lines; dev: text).
+// -log-type value (ecs: JSON lines with EPR's ECS fields; dev: text).
 func Logger(level, logType string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -75,7 +75,7 @@ func Logger(level, logType string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch logType {
 	case "", "ecs", "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(NewECSHandler(os.Stderr, lv)), nil
 	case "dev", "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
