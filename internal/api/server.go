@@ -94,6 +94,8 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 		return nil, err
 	}
 	s.catalog.onPublish = s.published
+	// Metrics only: whether mock packages are served is known once the store is loaded
+	// (LoadStore), and a replica whose store holds an index must not say it has none.
 	s.published(nil, s.catalog.Snapshot())
 
 	info, err := packages.Encode(struct {
@@ -164,7 +166,16 @@ func (s *Server) LoadStore(db *store.DB) error {
 		}
 	}
 	s.Load(recs)
+	if snap := s.catalog.Snapshot(); snap.mock {
+		s.warnMock(snap)
+	}
 	return nil
+}
+
+// warnMock says that mock packages are served, and why.
+func (s *Server) warnMock(snap *Snapshot) {
+	s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
+		"mock_packages", snap.count)
 }
 
 // Apply applies a batch of index changes (index.Follower.OnChange).
@@ -194,9 +205,8 @@ func (s *Server) published(prev, next *Snapshot) {
 		s.metrics.mockMode.Set(0)
 	}
 	switch {
-	case next.mock && (prev == nil || !prev.mock):
-		s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
-			"mock_packages", next.count)
+	case next.mock && prev != nil && !prev.mock:
+		s.warnMock(next)
 	case !next.mock && prev != nil && prev.mock:
 		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.count)
 	}
