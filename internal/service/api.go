@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -118,6 +119,9 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 	var kv jetstream.KeyValue
 	if err := retry(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
 		kv, err = events.EnsurePackagesBucket(ctx, js, opts.Replicas)
+		if err != nil && !nc.IsConnected() {
+			err = fmt.Errorf("%w (not connected to NATS at %s)", err, events.Target(nc))
+		}
 		return err
 	}); err != nil {
 		return
