@@ -42,7 +42,10 @@ type Options struct {
 	// RequirePackageSignatures is the indexer's -require-package-signatures; the samples are
 	// then signed with a key generated in DataDir.
 	RequirePackageSignatures bool
-	Log                      *slog.Logger
+	// MetricsAddress serves the pipeline's Prometheus /metrics (API, indexer and webhook
+	// routes together); empty: off.
+	MetricsAddress string
+	Log            *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -50,6 +53,7 @@ type Stack struct {
 	Registry *devregistry.Registry
 	All      *service.AllInOne
 	api      *process.Listener
+	metrics  *process.Listener
 	opts     Options
 	served   chan error
 	// signer signs the samples when signatures are required; nil otherwise.
@@ -90,13 +94,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	metricsReg := process.NewMetricsRegistry()
+	metrics, err := process.MetricsListener(opts.MetricsAddress, metricsReg)
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg, Metrics: metricsReg},
 		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute,
-			DisablePackageValidation: opts.DisablePackageValidation, RequirePackageSignatures: opts.RequirePackageSignatures},
+			DisablePackageValidation: opts.DisablePackageValidation, RequirePackageSignatures: opts.RequirePackageSignatures,
+			Metrics: metricsReg},
 		DataDir: filepath.Join(opts.DataDir, "pipeline"),
-		Webhook: service.WebhookOptions{Token: opts.WebhookToken},
+		Webhook: service.WebhookOptions{Token: opts.WebhookToken, Metrics: metricsReg},
 		Log:     opts.Log,
 	})
 	if err != nil {
@@ -105,7 +116,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	var h http.Handler = all.API.Server
 	sw.h.Store(&h)
-	s := &Stack{Registry: reg, All: all, api: ln, opts: opts, served: make(chan error, 1)}
+	s := &Stack{Registry: reg, All: all, api: ln, metrics: metrics, opts: opts, served: make(chan error, 1)}
 	if opts.RequirePackageSignatures {
 		if s.signer, err = loadOrCreateSigner(opts.DataDir); err != nil {
 			all.Close()
@@ -113,7 +124,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	go func() { s.served <- process.Serve(ctx, opts.Log, ln) }()
+	go func() { s.served <- process.Serve(ctx, opts.Log, ln, metrics) }()
 	return s, nil
 }
 
@@ -127,6 +138,14 @@ func (s *Stack) Wait() error {
 
 // APIURL is the base URL of the package registry API.
 func (s *Stack) APIURL() string { return "http://" + s.api.Addr() }
+
+// MetricsURL is the URL of the Prometheus metrics, or "" when they are off.
+func (s *Stack) MetricsURL() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return "http://" + s.metrics.Addr() + "/metrics"
+}
 
 // Sample is one pushed sample package.
 type Sample struct{ Name, Version, Repository, Tag string }
@@ -224,6 +243,9 @@ Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
 
 Point Kibana at it: xpack.fleet.registryUrl: %s
 `, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+	if m := s.MetricsURL(); m != "" {
+		fmt.Fprintf(w, "Metrics (Prometheus): %s\n", m)
+	}
 	if s.signer != nil {
 		fmt.Fprintf(w, `Signatures are required: the samples are signed with the key in %s
   (xpack.fleet.packageVerification.gpgKeyPath: %s); unsigned pushes are not served until
