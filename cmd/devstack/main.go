@@ -48,6 +48,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := stack.WriteExample(); err != nil {
+		stop()
+		stack.Wait()
+		return err
+	}
 	var pushed []devstack.Sample
 	if *samples {
 		if pushed, err = stack.PushSamples(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -169,6 +170,27 @@ func Samples() ([]Sample, [][]byte) {
 	return out, zips
 }
 
+// TourPackage is the package the README's tour pushes: written to ExampleDir at start, not
+// pushed by the stack.
+const (
+	TourPackage = "acme_tour"
+	TourVersion = "1.0.0"
+)
+
+// ExampleDir is where the stack writes the tour's package zip.
+func (s *Stack) ExampleDir() string { return filepath.Join(s.opts.DataDir, "examples") }
+
+// WriteExample writes the tour's package zip into ExampleDir, for a user to push by hand.
+func (s *Stack) WriteExample() (string, error) {
+	if err := os.MkdirAll(s.ExampleDir(), 0o755); err != nil {
+		return "", err
+	}
+	zip := packagetest.Build(packagetest.Spec{Name: TourPackage, Version: TourVersion, Type: "integration",
+		Title: "Acme tour", Description: "The package of the README's tour"})
+	path := filepath.Join(s.ExampleDir(), TourPackage+"-"+TourVersion+".zip")
+	return path, os.WriteFile(path, zip, 0o644)
+}
+
 // PushSamples pushes the samples through the registry, as `oras push` would.
 func (s *Stack) PushSamples(ctx context.Context) ([]Sample, error) {
 	client, err := oci.New(oci.Config{Registry: "http://" + s.Registry.Host()})
@@ -236,13 +258,14 @@ Try:
   curl -s '%s/categories'
   curl -s '%s/package/%s/%s/' | jq .
 
-Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
+Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6); one to
+try is in %s:
   oras push --plain-http %s/%s/<name>:<version> \
     --artifact-type application/vnd.elastic.package.v1 \
     <name>-<version>.zip:application/vnd.elastic.package.content.v1+zip
 
 Point Kibana at it: xpack.fleet.registryUrl: %s
-`, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+`, api, reg, s.opts.Repository, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), s.ExampleDir(), reg, s.opts.Repository, api)
 	if m := s.MetricsURL(); m != "" {
 		fmt.Fprintf(w, "Metrics (Prometheus): %s\n", m)
 	}
