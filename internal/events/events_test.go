@@ -85,7 +85,7 @@ func streamFixture(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 func TestPublishDeduplicatesAndConsumes(t *testing.T) {
 	ctx := t.Context()
 	nc, js := streamFixture(t)
-	pub, err := NewPublisher(nc, time.Second)
+	pub, err := NewPublisher(nc, time.Minute) // bounds a hung ack only; disconnected publishes fail at once
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestPublishFailsFastWhileDisconnected(t *testing.T) {
 	if _, err := EnsureStream(t.Context(), mustJS(t, nc), StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := NewPublisher(nc, time.Second)
+	pub, _ := NewPublisher(nc, time.Minute) // bounds a hung ack only; disconnected publishes fail at once
 	srv.Shutdown()
 	ev := Event{ID: "x", Repository: "r", Action: ActionPush}
 	if err := pub.Publish(t.Context(), ev); err == nil {
@@ -195,7 +195,7 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := NewPublisher(nc, time.Second)
+	pub, _ := NewPublisher(nc, time.Minute) // bounds a hung ack only; disconnected publishes fail at once
 	if err := pub.Publish(ctx, Event{ID: "slow", Repository: "r", Action: ActionPush}); err != nil {
 		t.Fatal(err)
 	}
