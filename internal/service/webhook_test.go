@@ -76,8 +76,10 @@ func startWebhookProcess(t *testing.T, natsAddr string) *webhookProcess {
 	t.Cleanup(cancel)
 	p.cancel = cancel
 	p.w, err = StartWebhook(ctx, nc, WebhookOptions{
-		Token:          webhookToken,
-		PublishTimeout: time.Second,
+		Token: webhookToken,
+		// Bounds a hung ack only (a publish while disconnected fails at once); a second could
+		// turn a slow ack on a busy machine into a 503.
+		PublishTimeout: time.Minute,
 		Log:            log,
 		Metrics:        reg,
 	})
