@@ -23,6 +23,10 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
+# The version every binary reports (-version, /, epr_service_info), e.g.
+# `docker build --build-arg VERSION=$(git describe --tags --always --dirty) .`. Empty: what the
+# Go toolchain recorded, else "dev" (the build context has no .git).
+ARG VERSION=
 WORKDIR /src
 # Modules first, so that source edits do not invalidate the download layer.
 COPY go.mod go.sum ./
@@ -32,7 +36,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o /out/bin/ \
+    go build -trimpath -ldflags="-s -w -X github.com/oci-epr/package-registry/internal/version.Stamp=${VERSION}" -o /out/bin/ \
         ./cmd/webhook ./cmd/indexer ./cmd/api ./deploy/healthcheck
 # Data directories, copied below with the runtime user as owner. A named volume mounted on one of
 # them starts with this ownership, so the non-root processes can write their bbolt files and blob

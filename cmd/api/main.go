@@ -16,10 +16,8 @@ import (
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() { flagenv.Main("package-registry", run) }
 
@@ -34,7 +32,6 @@ type options struct {
 	tlsMinVersion uint16
 	logLevel      string
 	logType       string
-	printVersion  bool
 	// allInOne runs the indexer and the webhook routes in this process too.
 	allInOne     bool
 	embeddedNATS string
@@ -63,7 +60,6 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&tlsMin, "tls-min-version", "1.2", "minimum TLS version: 1.1, 1.2 or 1.3")
-	fs.BoolVar(&o.printVersion, "version", false, "print the version and exit")
 	fs.BoolVar(&o.allInOne, "feature-oci-indexer", false, "run the whole pipeline in this process: embedded NATS, indexer and webhook routes")
 	// The standalone API needs only the registry connection, the zip limit and the replicas of
 	// the indexer role's flags; the rest are all-in-one's.
@@ -96,7 +92,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	case !o.allInOne && o.indexer.Layout != "":
 		return options{}, errors.New("-oci-layout needs -feature-oci-indexer (a standalone replica downloads from a registry)")
 	}
-	o.api.Config.ServiceVersion = version
+	o.api.Config.ServiceVersion = version.String()
 	o.api.DataDir = o.dataDir
 	o.api.Registry = o.indexer.Registry
 	o.api.MaxZipBytes = o.indexer.MaxZipBytes
@@ -113,10 +109,6 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	o, err := parseFlags(args, lookup)
 	if err != nil {
 		return err
-	}
-	if o.printVersion {
-		fmt.Println(version)
-		return nil
 	}
 	log, err := flagenv.Logger(o.logLevel, o.logType)
 	if err != nil {
@@ -180,7 +172,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		server = a.Server
 	}
 	main.Handle(server)
-	log.Info("package registry starting", slog.String("version", version), slog.Bool("all_in_one", o.allInOne),
+	log.Info("package registry starting", slog.String("version", version.String()), slog.Bool("all_in_one", o.allInOne),
 		slog.String("registry", o.api.Registry.Registry), slog.String("repository", o.indexer.Repository))
 	return process.Serve(ctx, log, main, metrics)
 }

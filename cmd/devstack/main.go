@@ -29,6 +29,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "error", "debug, info, warn or error")
 	logType := fs.String("log-type", "dev", "ecs (JSON) or dev (text)")
 	noValidation := fs.Bool("disable-package-validation", false, "index packages EPR's content validation refuses (as the indexer's flag)")
+	metricsAddress := fs.String("metrics-address", "localhost:8090", "address of the pipeline's Prometheus /metrics (empty: off)")
 	signed := fs.Bool("require-package-signatures", false, "serve only signed versions (as the indexer's flag); the samples are signed with a key generated in -data-dir")
 	if err := flagenv.Parse(fs, args, nil); err != nil {
 		return err
@@ -42,9 +43,14 @@ func run(args []string) error {
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Address: *address, RegistryAddress: *registryAddress, DataDir: *dataDir,
 		Repository: *repository, WebhookToken: *token, Log: log, DisablePackageValidation: *noValidation,
-		RequirePackageSignatures: *signed,
+		RequirePackageSignatures: *signed, MetricsAddress: *metricsAddress,
 	})
 	if err != nil {
+		return err
+	}
+	if _, err := stack.WriteExample(); err != nil {
+		stop()
+		stack.Wait()
 		return err
 	}
 	var pushed []devstack.Sample

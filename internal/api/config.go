@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/version"
 )
 
 // Config tunes the API. Start from DefaultConfig: the zero value of the two
@@ -57,7 +58,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ServiceName:                 "oci-epr",
-		ServiceVersion:              "dev",
+		ServiceVersion:              version.String(),
 		AllowUnknownQueryParameters: true,
 		MockFallback:                true,
 		CacheTimeIndex:              10 * time.Second,

@@ -313,7 +313,7 @@ func TestProxyBoundsSlowUpstream(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	t.Cleanup(func() { close(release) })
-	client, err := upstream.New(upstream.Config{URL: slow.URL, CacheTime: time.Nanosecond, Timeout: 300 * time.Millisecond, StaleWait: 100 * time.Millisecond}, nil)
+	client, err := upstream.New(upstream.Config{URL: slow.URL, CacheTime: time.Nanosecond, Timeout: 3 * time.Second, StaleWait: 500 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,9 @@ func (s *Server) wrap(template string, h handler) echo.HandlerFunc {
 		hdr[hCORS] = valStar
 		if snap.mock {
 			hdr[hSource] = valMock
+			// Mock packages are placeholders until the replica reaches the index: no cache (a
+			// CDN, a browser, a proxy in front of Fleet) may keep them past that moment.
+			w.Before(func() { hdr[hCacheControl] = ccNoStore })
 		}
 		label := template
 		defer func() {

@@ -90,6 +90,8 @@ func New(cfg Config, blobs Blobs, log *slog.Logger, reg prometheus.Registerer) (
 		return nil, err
 	}
 	s.catalog.onPublish = s.published
+	// Metrics only: whether mock packages are served is known once the store is loaded
+	// (Load), and a replica whose store holds an index must not say it has none.
 	s.published(nil, s.catalog.Snapshot())
 
 	info, err := packages.Encode(struct {
@@ -125,6 +127,17 @@ func (s *Server) Load(records []*index.Record) {
 	if n := s.catalog.Load(records); n > 0 {
 		s.log.Warn("some index records were skipped", "skipped", n, "loaded", len(records)-n)
 	}
+	// Said here, once the start-up load is known, and not when New builds the empty Catalog:
+	// a replica whose store holds an index must not announce that it has none.
+	if snap := s.catalog.Snapshot(); snap.mock {
+		s.warnMock(snap)
+	}
+}
+
+// warnMock says that mock packages are served, and why.
+func (s *Server) warnMock(snap *Snapshot) {
+	s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
+		"mock_packages", snap.count)
 }
 
 // Apply applies a batch of index changes (index.Follower.OnChange).
@@ -154,9 +167,8 @@ func (s *Server) published(prev, next *Snapshot) {
 		s.metrics.mockMode.Set(0)
 	}
 	switch {
-	case next.mock && (prev == nil || !prev.mock):
-		s.log.Warn("no package is indexed: serving the built-in mock packages, marked with X-Package-Source: mock",
-			"mock_packages", next.count)
+	case next.mock && prev != nil && !prev.mock:
+		s.warnMock(next)
 	case !next.mock && prev != nil && prev.mock:
 		s.log.Info("packages indexed: mock packages withdrawn", "packages", next.count)
 	}

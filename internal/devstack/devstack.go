@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,10 @@ type Options struct {
 	// RequirePackageSignatures is the indexer's -require-package-signatures; the samples are
 	// then signed with a key generated in DataDir.
 	RequirePackageSignatures bool
-	Log                      *slog.Logger
+	// MetricsAddress serves the pipeline's Prometheus /metrics (API, indexer and webhook
+	// routes together); empty: off.
+	MetricsAddress string
+	Log            *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -54,6 +58,7 @@ type Stack struct {
 	Registry *devregistry.Registry
 	All      *service.AllInOne
 	api      *process.Listener
+	metrics  *process.Listener
 	opts     Options
 	served   chan error
 	// signer signs the samples when signatures are required; nil otherwise.
@@ -104,13 +109,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	metricsReg := process.NewMetricsRegistry()
+	metrics, err := process.MetricsListener(opts.MetricsAddress, metricsReg)
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
-		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg},
+		API: service.APIOptions{Config: api.DefaultConfig(), Registry: regCfg, Metrics: metricsReg},
 		Indexer: service.IndexerOptions{Registry: regCfg, Repository: opts.Repository, ResyncInterval: 10 * time.Minute,
-			DisablePackageValidation: opts.DisablePackageValidation, RequirePackageSignatures: opts.RequirePackageSignatures},
+			DisablePackageValidation: opts.DisablePackageValidation, RequirePackageSignatures: opts.RequirePackageSignatures,
+			Metrics: metricsReg},
 		DataDir: filepath.Join(opts.DataDir, "pipeline"),
-		Webhook: service.WebhookOptions{Token: opts.WebhookToken},
+		Webhook: service.WebhookOptions{Token: opts.WebhookToken, Metrics: metricsReg},
 		Log:     opts.Log,
 	})
 	if err != nil {
@@ -119,7 +131,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	var h http.Handler = all.API.Server
 	sw.h.Store(&h)
-	s := &Stack{Registry: reg, All: all, api: ln, opts: opts, served: make(chan error, 1)}
+	s := &Stack{Registry: reg, All: all, api: ln, metrics: metrics, opts: opts, served: make(chan error, 1)}
 	if opts.RequirePackageSignatures {
 		if s.signer, err = loadOrCreateSigner(opts.DataDir); err != nil {
 			all.Close()
@@ -127,7 +139,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	go func() { s.served <- process.Serve(ctx, opts.Log, ln) }()
+	go func() { s.served <- process.Serve(ctx, opts.Log, ln, metrics) }()
 	return s, nil
 }
 
@@ -141,6 +153,14 @@ func (s *Stack) Wait() error {
 
 // APIURL is the base URL of the package registry API.
 func (s *Stack) APIURL() string { return "http://" + s.api.Addr() }
+
+// MetricsURL is the URL of the Prometheus metrics, or "" when they are off.
+func (s *Stack) MetricsURL() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return "http://" + s.metrics.Addr() + "/metrics"
+}
 
 // Sample is one pushed sample package.
 type Sample struct{ Name, Version, Repository, Tag string }
@@ -162,6 +182,27 @@ func Samples() ([]Sample, [][]byte) {
 		zips = append(zips, packagetest.Build(c.Spec))
 	}
 	return out, zips
+}
+
+// TourPackage is the package the README's tour pushes: written to ExampleDir at start, not
+// pushed by the stack.
+const (
+	TourPackage = "acme_tour"
+	TourVersion = "1.0.0"
+)
+
+// ExampleDir is where the stack writes the tour's package zip.
+func (s *Stack) ExampleDir() string { return filepath.Join(s.opts.DataDir, "examples") }
+
+// WriteExample writes the tour's package zip into ExampleDir, for a user to push by hand.
+func (s *Stack) WriteExample() (string, error) {
+	if err := os.MkdirAll(s.ExampleDir(), 0o755); err != nil {
+		return "", err
+	}
+	zip := packagetest.Build(packagetest.Spec{Name: TourPackage, Version: TourVersion, Type: "integration",
+		Title: "Acme tour", Description: "The package of the README's tour"})
+	path := filepath.Join(s.ExampleDir(), TourPackage+"-"+TourVersion+".zip")
+	return path, os.WriteFile(path, zip, 0o644)
 }
 
 // PushSamples pushes the samples through the registry, as `oras push` would.
@@ -232,13 +273,17 @@ Try:
   curl -s '%s/categories'
   curl -s '%s/package/%s/%s/' | jq .
 
-Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6):
+Add a package of your own (ORAS CLI: go install oras.land/oras/cmd/oras@v1.3.6); one to
+try is in %s:
   oras push --plain-http %s/%s/<name>:<version> \
     --artifact-type application/vnd.elastic.package.v1 \
     <name>-<version>.zip:application/vnd.elastic.package.content.v1+zip
 
 Point Kibana at it: xpack.fleet.registryUrl: %s
-`, api, reg, s.opts.Repository, s.opts.WebhookToken, api, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), reg, s.opts.Repository, api)
+`, api, reg, s.opts.Repository, s.opts.WebhookToken, api, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), s.ExampleDir(), reg, s.opts.Repository, api)
+	if m := s.MetricsURL(); m != "" {
+		fmt.Fprintf(w, "Metrics (Prometheus): %s\n", m)
+	}
 	if s.signer != nil {
 		fmt.Fprintf(w, `Signatures are required: the samples are signed with the key in %s
   (xpack.fleet.packageVerification.gpgKeyPath: %s); unsigned pushes are not served until

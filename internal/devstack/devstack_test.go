@@ -18,7 +18,7 @@ func TestDevStackServesSamplesPushedThroughTheRegistry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stack, err := Start(ctx, Options{
 		Address: "127.0.0.1:0", RegistryAddress: "127.0.0.1:0", DataDir: t.TempDir(),
-		Repository: "packages", WebhookToken: "tok", Log: slog.New(slog.DiscardHandler),
+		Repository: "packages", WebhookToken: "tok", Log: slog.New(slog.DiscardHandler), MetricsAddress: "127.0.0.1:0",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,9 +54,22 @@ func TestDevStackServesSamplesPushedThroughTheRegistry(t *testing.T) {
 	}
 	var welcome bytes.Buffer
 	stack.PrintWelcome(&welcome, samples)
-	for _, want := range []string{stack.APIURL(), stack.Registry.Host(), "oras push", "xpack.fleet.registryUrl"} {
+	for _, want := range []string{stack.APIURL(), stack.Registry.Host(), "oras push", "xpack.fleet.registryUrl", stack.MetricsURL()} {
 		if !strings.Contains(welcome.String(), want) {
 			t.Errorf("welcome text lacks %q", want)
+		}
+	}
+	// One metrics listener for the whole pipeline: the API's, the indexer's and the webhook
+	// routes' series, the samples' notifications counted.
+	mresp, err := http.Get(stack.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"epr_service_info", "epr_indexer_published_records_total", `epr_webhook_requests_total{format="distribution",outcome="published"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("dev stack metrics lack %s", want)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package events
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,7 +30,37 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		return nil, fmt.Errorf("connect to nats at %s: %w", Redact(url), err)
 	}
 	return nc, nil
+}
+
+// Target is where nc is, or is trying to be, connected, without credentials: for messages that
+// must say which NATS a process cannot reach.
+func Target(nc *nats.Conn) string {
+	if u := nc.ConnectedUrlRedacted(); u != "" {
+		return u
+	}
+	if nc.Opts.Url != "" {
+		return Redact(nc.Opts.Url)
+	}
+	return Redact(strings.Join(nc.Opts.Servers, ","))
+}
+
+// Redact replaces the password of each comma-separated NATS URL, as NATS's own redaction does.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			} else {
+				u.User = url.User("xxxxx") // a token
+			}
+			p = u.String()
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }

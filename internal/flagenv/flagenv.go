@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/oci-epr/package-registry/internal/version"
 )
 
 // Prefix is prepended to every environment variable name.
@@ -22,8 +24,15 @@ func EnvName(name string) string {
 	return Prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
 }
 
+// ErrVersion is what Parse returns when -version was given: the command prints nothing else,
+// and Exit prints the version.
+var ErrVersion = errors.New("version requested")
+
 // Parse parses args into fs, after first applying the environment to every flag not given in args.
-// A bad value, from either place, is an error naming the flag.
+// A bad value, from either place, is an error naming the flag and, when it came from the
+// environment, the variable. Every command also gets -version (command line only: EPR_VERSION
+// set in a container's environment must not turn the service into a version printer), which
+// makes Parse return ErrVersion.
 func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -35,18 +44,29 @@ func Parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) 
 		}
 		if v, ok := lookup(EnvName(f.Name)); ok {
 			if setErr := fs.Set(f.Name, v); setErr != nil {
-				err = fmt.Errorf("failed to set -%s: %w", f.Name, setErr)
+				err = fmt.Errorf("failed to set -%s from %s: %w", f.Name, EnvName(f.Name), setErr)
 			}
 		}
 	})
 	if err != nil {
 		return err
 	}
-	return fs.Parse(args)
+	addVersion := fs.Lookup("version") == nil
+	var wantVersion bool
+	if addVersion {
+		fs.BoolVar(&wantVersion, "version", false, "print the version and exit")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if wantVersion {
+		return ErrVersion
+	}
+	return nil
 }
 
 // Logger builds the process logger for a -log-level value (debug, info, warn, error) and a
-// -log-type value (ecs: JSON lines; dev: text).
+// -log-type value (ecs: JSON lines with EPR's ECS fields; dev: text).
 func Logger(level, logType string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -55,7 +75,7 @@ func Logger(level, logType string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch logType {
 	case "", "ecs", "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(NewECSHandler(os.Stderr, lv)), nil
 	case "dev", "text":
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
@@ -87,9 +107,14 @@ func List(s string) []string {
 	return out
 }
 
-// Exit ends a command after run returned err: quietly for -h (the usage was printed), with
-// "<prog>: <err>" and status 1 for any other error.
+// Exit ends a command after run returned err: quietly for -h (the usage was printed), with the
+// version on standard output for -version, with "<prog>: <err>" and status 1 for any other
+// error.
 func Exit(prog string, err error) {
+	if errors.Is(err, ErrVersion) {
+		fmt.Println(version.String())
+		return
+	}
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return
 	}
@@ -103,5 +128,54 @@ func Main(prog string, run func(ctx context.Context, args []string, lookup func(
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	err := run(ctx, os.Args[1:], os.LookupEnv)
 	stop()
-	Exit(prog, err)
+	Exit(prog, Attribute(err, os.Args[1:], os.Environ()))
+}
+
+// Attribute names the environment variable behind a flag an error complains about. Checks made
+// after parsing (a TLS version, a proxy URL, flags that exclude each other) name the flag only,
+// and a user who set EPR_FOO in a compose file would look for -foo on a command line that has
+// none. environ is os.Environ's form; a flag given in args is the one that counted, so it is
+// left alone.
+func Attribute(err error, args, environ []string) error {
+	if err == nil || errors.Is(err, ErrVersion) || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	msg := err.Error()
+	var from []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, Prefix) || strings.Contains(msg, name) {
+			continue
+		}
+		f := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, Prefix)), "_", "-")
+		if mentions(msg, "-"+f) && !InArgs(args, f) {
+			from = append(from, "-"+f+" is set by "+name)
+		}
+	}
+	if len(from) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(from, ", "))
+}
+
+// mentions reports whether msg names flag as a whole word: -oci-registry, not -oci-registry-x.
+func mentions(msg, flag string) bool {
+	for i := 0; ; {
+		j := strings.Index(msg[i:], flag)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(flag)
+		before := i + j
+		okBefore := before == 0 || !isFlagChar(msg[before-1])
+		okAfter := end == len(msg) || !isFlagChar(msg[end])
+		if okBefore && okAfter {
+			return true
+		}
+		i = end
+	}
+}
+
+func isFlagChar(c byte) bool {
+	return c == '-' || c == '_' || c == '.' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
 }

@@ -1,6 +1,7 @@
 package flagenv
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -19,7 +20,10 @@ func TestParse(t *testing.T) {
 		{name: "defaults", address: "localhost:8080", unknown: true},
 		{name: "env", env: map[string]string{"EPR_ADDRESS": ":9000", "EPR_ALLOW_UNKNOWN_QUERY_PARAMETERS": "false"}, address: ":9000"},
 		{name: "flag wins", env: map[string]string{"EPR_ADDRESS": ":9000"}, args: []string{"-address", ":7000"}, address: ":7000", unknown: true},
-		{name: "bad env", env: map[string]string{"EPR_ALLOW_UNKNOWN_QUERY_PARAMETERS": "maybe"}, wantErr: "failed to set -allow-unknown-query-parameters"},
+		{name: "bad env", env: map[string]string{"EPR_ALLOW_UNKNOWN_QUERY_PARAMETERS": "maybe"}, wantErr: "failed to set -allow-unknown-query-parameters from EPR_ALLOW_UNKNOWN_QUERY_PARAMETERS"},
+		{name: "version", args: []string{"-version"}, wantErr: ErrVersion.Error()},
+		// Only the command line asks for the version: a container's environment must not.
+		{name: "EPR_VERSION ignored", env: map[string]string{"EPR_VERSION": "true"}, address: "localhost:8080", unknown: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,5 +70,39 @@ func TestInArgs(t *testing.T) {
 		if got := InArgs(tt.args, "oci-password"); got != tt.want {
 			t.Errorf("InArgs(%v) = %v", tt.args, got)
 		}
+	}
+}
+
+func TestAttribute(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		args    []string
+		environ []string
+		want    string
+	}{
+		{"from the environment", errors.New("failed to set -tls-min-version: bad"), nil, []string{"EPR_TLS_MIN_VERSION=1.0", "HOME=/x"},
+			"failed to set -tls-min-version: bad (-tls-min-version is set by EPR_TLS_MIN_VERSION)"},
+		{"flag given", errors.New("failed to set -tls-min-version: bad"), []string{"-tls-min-version=1.0"}, []string{"EPR_TLS_MIN_VERSION=1.3"},
+			"failed to set -tls-min-version: bad"},
+		{"two flags", errors.New("-oci-registry and -oci-layout exclude each other"), nil, []string{"EPR_OCI_REGISTRY=r", "EPR_OCI_LAYOUT=d"},
+			"-oci-registry and -oci-layout exclude each other (-oci-registry is set by EPR_OCI_REGISTRY, -oci-layout is set by EPR_OCI_LAYOUT)"},
+		{"a longer flag is another flag", errors.New("bad -oci-registry-x"), nil, []string{"EPR_OCI_REGISTRY=r"}, "bad -oci-registry-x"},
+		{"already named", errors.New("failed to set -address from EPR_ADDRESS: x"), nil, []string{"EPR_ADDRESS=x"}, "failed to set -address from EPR_ADDRESS: x"},
+		{"unrelated variable", errors.New("failed to set -address: x"), nil, []string{"EPR_LOG_LEVEL=debug"}, "failed to set -address: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Attribute(tt.err, tt.args, tt.environ)
+			if got.Error() != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			if !errors.Is(got, tt.err) {
+				t.Fatal("the original error is not wrapped")
+			}
+		})
+	}
+	if Attribute(nil, nil, []string{"EPR_X=1"}) != nil || Attribute(ErrVersion, nil, []string{"EPR_VERSION=1"}) != ErrVersion {
+		t.Fatal("nil and ErrVersion must pass through unchanged")
 	}
 }

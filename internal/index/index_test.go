@@ -165,7 +165,7 @@ func follow(t *testing.T, b *Bucket, db *store.DB) (map[string]*Record, []Change
 	go func() { defer close(done); _ = f.Run(ctx) }()
 	select {
 	case <-synced:
-	case <-time.After(10 * time.Second):
+	case <-time.After(3 * time.Minute): // a generous outer limit, not a measurement
 		t.Fatal("follower never caught up")
 	}
 	cancel()

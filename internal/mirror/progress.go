@@ -1,12 +1,15 @@
 package mirror
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/oci-epr/package-registry/internal/packages"
 )
 
 // Bar shows a terminal progress bar: versions done out of total, and bytes downloaded.
@@ -75,9 +78,27 @@ func WriteSummary(w io.Writer, s Summary) {
 	for _, r := range s.Results {
 		switch r.Outcome {
 		case WouldCopy:
-			fmt.Fprintf(w, "would copy %s-%s\n", r.Name, r.Version)
+			fmt.Fprintf(w, "would copy %s\n", r.label())
 		case Failed:
-			fmt.Fprintf(w, "failed %s-%s: %v\n", r.Name, r.Version, r.Err)
+			fmt.Fprintf(w, "failed %s%s: %v\n", r.label(), ruleOf(r.Err), r.Err)
 		}
 	}
+}
+
+// label names a result: name-version, or only the name (a file name) while the version is not
+// known, as for a zip whose manifest could not be read.
+func (r Result) label() string {
+	if r.Version == "" {
+		return r.Name
+	}
+	return r.Name + "-" + r.Version
+}
+
+// ruleOf is " (rule <name>)" for a rejection, the rule the indexer would count it under.
+func ruleOf(err error) string {
+	var rej *packages.RejectError
+	if errors.As(err, &rej) {
+		return " (rule " + string(rej.Rule) + ")"
+	}
+	return ""
 }

@@ -279,7 +279,9 @@ func TestBlobCacheConcurrentFetchDownloadsOnce(t *testing.T) {
 // shared download completes for the others (and for the next request).
 func TestBlobCacheCallerCancelDoesNotAbortDownload(t *testing.T) {
 	f := newCacheFixture(t, 1000, 1<<20)
-	f.tamper.delay.Store(int64(300 * time.Millisecond))
+	// The caller's deadline must pass well before the download ends, even when a saturated
+	// machine leaves the waiting goroutine unscheduled for a while: seconds, not milliseconds.
+	f.tamper.delay.Store(int64(3 * time.Second))
 	ctx := testCtx(t)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()

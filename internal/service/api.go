@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -134,6 +135,9 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 	var kv jetstream.KeyValue
 	if err := retryUntilReady(ctx, opts.Log, "index bucket", func(ctx context.Context) (err error) {
 		kv, err = setup.BindBucket(ctx)
+		if err != nil && !nc.IsConnected() {
+			err = fmt.Errorf("%w (not connected to NATS at %s)", err, events.Target(nc))
+		}
 		return err
 	}); err != nil {
 		return

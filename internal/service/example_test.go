@@ -59,7 +59,7 @@ func ExampleStartAllInOne() {
 	srv := httptest.NewServer(all.API.Server)
 	defer srv.Close()
 
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(srv.URL + "/search")
 		if err != nil {
 			panic(err)

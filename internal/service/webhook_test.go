@@ -76,8 +76,10 @@ func startWebhookProcess(t *testing.T, natsAddr string) *webhookProcess {
 	t.Cleanup(cancel)
 	p.cancel = cancel
 	p.w, err = StartWebhook(ctx, nc, WebhookOptions{
-		Token:          webhookToken,
-		PublishTimeout: time.Second,
+		Token: webhookToken,
+		// Bounds a hung ack only (a publish while disconnected fails at once); a second could
+		// turn a slow ack on a busy machine into a 503.
+		PublishTimeout: time.Minute,
 		Log:            log,
 		Metrics:        reg,
 	})
@@ -164,7 +166,7 @@ func TestWebhookLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(testkit.Patience):
 		t.Fatal("Serve did not return after cancel")
 	}
 	if err := p.w.Close(); err != nil {

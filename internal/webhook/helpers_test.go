@@ -57,7 +57,8 @@ func newNATSStack(t *testing.T) *natsStack {
 	if _, err := events.EnsureStream(t.Context(), s.js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if s.pub, err = events.NewPublisher(nc, time.Second); err != nil {
+	// The timeout bounds a hung ack only: a publish while disconnected fails at once.
+	if s.pub, err = events.NewPublisher(nc, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -54,8 +54,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	// Create every series up front so that rates work from the first scrape.
-	for _, f := range []string{events.FormatDistribution, events.FormatZot, events.FormatQuay, events.FormatDockerHub,
-		events.FormatACR, events.FormatEventGrid, events.FormatGAR} {
+	for _, f := range formats {
 		for _, o := range []string{OutcomePublished, OutcomeIgnored, OutcomeHandshake, OutcomeUnauthorized, OutcomeTooLarge, OutcomeBadRequest, OutcomeUnavailable} {
 			m.requests.WithLabelValues(f, o)
 		}
@@ -65,6 +64,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	return m, nil
 }
+
+// formats are the formats of the routes Register mounts, one each
+// (TestMetricsPrefilledForEveryRoute checks that none is missing).
+var formats = []string{events.FormatDistribution, events.FormatZot, events.FormatHarbor, events.FormatGitHub,
+	events.FormatArtifactory, events.FormatQuay, events.FormatDockerHub, events.FormatACR, events.FormatEventGrid,
+	events.FormatGAR}
 
 func (m *Metrics) request(format, outcome string) {
 	if m != nil {
