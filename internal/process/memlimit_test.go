@@ -67,9 +67,9 @@ func TestMemoryLimit(t *testing.T) {
 		{"flag wins", 300 << 20, map[string]string{"GOMEMLIMIT": "1GiB"}, v2, 300 << 20},
 		{"off", -1, nil, v2, 0},
 		{"GOMEMLIMIT is the runtime's", 0, map[string]string{"GOMEMLIMIT": "1GiB"}, v2, 0},
-		{"cgroup v2", 0, nil, v2, (1<<30)/100*containerPercent},
+		{"cgroup v2", 0, nil, v2, (1 << 30) / 100 * containerPercent},
 		{"cgroup v2 unlimited", 0, nil, map[string]string{"/sys/fs/cgroup/memory.max": "max\n"}, 0},
-		{"cgroup v1", 0, nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, (512<<20)/100*containerPercent},
+		{"cgroup v1", 0, nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, (512 << 20) / 100 * containerPercent},
 		{"cgroup v1 unlimited", 0, nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 0},
 		{"no cgroup", 0, nil, nil, 0},
 	} {
