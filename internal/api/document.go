@@ -18,10 +18,11 @@ import (
 )
 
 // searchFields is a copy of p with only what /search, /categories and the filters read: the
-// fields of packages.SearchItem, of the short policy templates and data streams, the release
-// level and the format version. The copy shares strings and small slices with p, so the rest of
-// p becomes garbage once p is dropped.
-func searchFields(p *packages.Package) *packages.Package {
+// fields of packages.SearchItem and of the short policy templates, the release level and the
+// format version; the data streams are kept in their short form only (streams), a full
+// DataStream being mostly fields /search does not show. The copy shares strings and small slices
+// with p, so the rest of p becomes garbage once p is dropped.
+func searchFields(p *packages.Package) (doc *packages.Package, streams []packages.ShortDataStream) {
 	s := &packages.Package{
 		Name: p.Name, Title: p.Title, Version: p.Version, Release: p.Release, Source: p.Source,
 		Description: p.Description, Type: p.Type, Download: p.Download, Path: p.Path, Icons: p.Icons,
@@ -38,12 +39,19 @@ func searchFields(p *packages.Package) *packages.Package {
 		}
 	}
 	if len(p.DataStreams) > 0 {
-		s.DataStreams = make([]packages.DataStream, len(p.DataStreams))
+		streams = make([]packages.ShortDataStream, len(p.DataStreams))
 		for i, ds := range p.DataStreams {
-			s.DataStreams[i] = packages.DataStream{Type: ds.Type, Dataset: ds.Dataset, Title: ds.Title, Deprecated: ds.Deprecated}
+			streams[i] = ds.Short()
 		}
 	}
-	return s
+	return s, streams
+}
+
+// searchView is the entry's /search item, templates not narrowed.
+func (e *Entry) searchView() packages.SearchItem {
+	item := e.Package.SearchView()
+	item.DataStreams = e.streams
+	return item
 }
 
 // compressDocument packs a document's JSON for keeping. The fastest zstd level still takes a

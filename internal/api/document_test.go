@@ -63,12 +63,12 @@ func TestSearchFieldsKeepTheSearchView(t *testing.T) {
 		docs = append(docs, whole)
 	}
 	for _, p := range docs {
-		s := searchFields(p)
+		s, streams := searchFields(p)
 		want, err := packages.Encode(p.SearchView())
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := packages.Encode(s.SearchView())
+		got, err := packages.Encode((&Entry{facts: &facts{streams: streams}, Package: s}).searchView())
 		if err != nil {
 			t.Fatal(err)
 		}

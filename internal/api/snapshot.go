@@ -60,6 +60,7 @@ type group struct {
 type facts struct {
 	rec        *index.Record
 	doc        *packages.Package // searchFields of the document as indexed, before deprecation propagation
+	streams    []packages.ShortDataStream
 	packed     []byte            // the whole document as indexed, compressDocument'd
 	mock       bool
 	ver        *semver.Version
@@ -123,7 +124,7 @@ func (e *Entry) IsMock() bool { return e.mock }
 
 func (e *Entry) searchItemJSON() ([]byte, error) {
 	e.searchOnce.Do(func() {
-		item := e.Package.SearchView()
+		item := e.searchView()
 		e.searchJSON, e.searchErr = encodeArrayElement(&item)
 	})
 	return e.searchJSON, e.searchErr
@@ -145,8 +146,9 @@ func newFacts(r *index.Record) (*facts, error) {
 	// the record's copy would hold every version's JSON a second time.
 	kept := *r
 	kept.Document = nil
-	f := &facts{rec: &kept, doc: searchFields(&doc), packed: compressDocument(r.Document), ver: v,
+	f := &facts{rec: &kept, packed: compressDocument(r.Document), ver: v,
 		prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
+	f.doc, f.streams = searchFields(&doc)
 	if fv, err := semver.NewVersion(doc.FormatVersion); err == nil {
 		f.format = semver.New(fv.Major(), fv.Minor(), 0, "", "")
 	}
