@@ -19,8 +19,9 @@
 #
 # Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05; DURATION=10s per wrk run)
 # Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 and 8091 (API under test and its metrics),
-# 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics), 8094 and 8095 (the BEFORE replica) and 8099
-# (static server) must be free. Nothing here runs in CI.
+# 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics), 8094 and 8095 (the BEFORE replica), 8096 and
+# 8097 (with LIMIT=<size>, the replica once more with -memory-limit) and 8099 (static server) must be free. Nothing here
+# runs in CI.
 set -euo pipefail
 
 N=${1:-10000}
@@ -94,7 +95,7 @@ start_api() {
 }
 since() { echo "$(now) - $1" | bc; }
 
-for port in 4223 5000 8080 8090 8091 8092 8093 8094 8095 8099; do # never fill or measure someone else's server
+for port in 4223 5000 8080 8090 8091 8092 8093 8094 8095 8096 8097 8099; do # never fill or measure someone else's server
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is in use" >&2; exit 1; fi
 done
 "$WORK/devstack" -samples=false -data-dir "$WORK/devstack-data" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$WORK/devstack.log" 2>&1 &
@@ -134,12 +135,13 @@ echo "start-up resync after the restart: $(since "$t") s more"
 
 # An API replica alone (what a deployment scales out): plain cmd/api following the all-in-one's
 # NATS, from an empty bbolt. Its RSS is the replica's cost without the indexer and NATS beside it.
-# start_replica BINARY ADDRESS-PORT METRICS-PORT DIR: its pid in STARTED and catch-up time in CATCHUP.
+# start_replica BINARY ADDRESS-PORT METRICS-PORT DIR [FLAGS...]: its pid in STARTED and catch-up time in CATCHUP.
 start_replica() {
   local bin=$1 port=$2 mport=$3 dir=$4 t
+  shift 4
   t=$(now)
   "$WORK/$bin" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:$port \
-    -metrics-address 127.0.0.1:$mport -data-dir "$WORK/$dir" -log-level warn >>"$WORK/$dir.log" 2>&1 &
+    -metrics-address 127.0.0.1:$mport -data-dir "$WORK/$dir" -log-level warn "$@" >>"$WORK/$dir.log" 2>&1 &
   STARTED=$!
   PIDS+=("$STARTED")
   wait_http "http://127.0.0.1:$port/health" 60
@@ -157,6 +159,12 @@ if [[ -n "${BEFORE:-}" ]]; then
   BREPLICAPID=$STARTED
   BCATCHUP=$CATCHUP
   echo "BEFORE replica from an empty bbolt: $N versions in $BCATCHUP s"
+fi
+if [[ -n "${LIMIT:-}" ]]; then # the new replica once more, with -memory-limit=$LIMIT
+  LREPLICA=http://127.0.0.1:8096
+  start_replica api 8096 8097 limited-data -memory-limit="$LIMIT"
+  LREPLICAPID=$STARTED
+  echo "replica with -memory-limit=$LIMIT from an empty bbolt: $N versions in $CATCHUP s"
 fi
 
 P=$(curl -fsS "$API/search" | jq -r ".[$((N / 8))] | .name + \"/\" + .version")
@@ -193,7 +201,7 @@ printf '%-44s %12s\n' "RSS of the all-in-one (MB)" "$(awk '/VmRSS/ {printf "%.0f
 # by route, so the pair shares the machine's load.
 GZ='Accept-Encoding: gzip'
 ZS='Accept-Encoding: zstd'
-for base in "$REPLICA" ${BREPLICA:+"$BREPLICA"}; do
+for base in "$REPLICA" ${BREPLICA:+"$BREPLICA"} ${LREPLICA:+"$LREPLICA"}; do
   for r in "${ROUTES[@]}"; do
     curl -fsS -o /dev/null "$base$r"; curl -fsS -o /dev/null -H "$GZ" "$base$r"; curl -fsS -o /dev/null -H "$ZS" "$base$r"
   done
@@ -202,12 +210,13 @@ wire() { curl -fsS -o /dev/null -w '%{size_download}' ${2:+-H "$2"} "$1"; }
 rpsh() { wrk -t2 -c32 -d"$DURATION" ${2:+-H "$2"} "$1" | awk '/Requests\/sec/ {print $2}'; }
 echo
 echo "load average before the replica runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %14s %14s\n' "replica, route (N=$N)" "req/s" "${BREPLICA:+before req/s}"
+printf '%-44s %14s %14s %14s\n' "replica, route (N=$N)" "req/s" "${BREPLICA:+before req/s}" "${LREPLICA:+limit $LIMIT}"
 for r in "${ROUTES[@]}"; do
   for enc in "" "$GZ"; do
     case "$r" in /epr/*) [[ -n "$enc" ]] && continue ;; esac
     label="$r${enc:+ (gzip)}"
-    printf '%-44s %14s %14s\n' "$label" "$(rpsh "$REPLICA$r" "$enc")" "$([[ -n "${BREPLICA:-}" ]] && rpsh "$BREPLICA$r" "$enc")"
+    printf '%-44s %14s %14s %14s\n' "$label" "$(rpsh "$REPLICA$r" "$enc")" "$([[ -n "${BREPLICA:-}" ]] && rpsh "$BREPLICA$r" "$enc")" \
+      "$([[ -n "${LREPLICA:-}" ]] && rpsh "$LREPLICA$r" "$enc")"
   done
 done
 echo "load average after the replica runs: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -234,32 +243,38 @@ mem() { # pid metrics-url
 }
 printf '\n%-44s %s\n' "replica memory (MB)" "$(mem "$REPLICAPID" http://127.0.0.1:8093)"
 [[ -n "${BREPLICA:-}" ]] && printf '%-44s %s\n' "before replica memory (MB)" "$(mem "$BREPLICAPID" http://127.0.0.1:8095)"
+[[ -n "${LREPLICA:-}" ]] && printf '%-44s %s\n' "replica -memory-limit=$LIMIT (MB)" "$(mem "$LREPLICAPID" http://127.0.0.1:8097)"
 printf '%-44s %12s\n' "RSS of the API replica alone (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$REPLICAPID/status)"
 printf '%-44s %12s\n' "replica catch-up from empty bbolt (s)" "$REPLICA_CATCHUP"
 
 # The same replicas restarted from their bbolt (LoadStore rather than the watch), warmed, one wrk
 # run on /search?all=true plain and gzip, and their memory again.
-restart_replica() { # pid bin port mport dir → STARTED, RESTARTED (s)
-  local t
-  kill "$1"; wait "$1" 2>/dev/null || true
+restart_replica() { # pid bin port mport dir [flags...] → STARTED, RESTARTED (s)
+  local t pid=$1 bin=$2 port=$3 mport=$4 dir=$5
+  shift 5
+  kill "$pid"; wait "$pid" 2>/dev/null || true
   t=$(now)
-  "$WORK/$2" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:$3 \
-    -metrics-address 127.0.0.1:$4 -data-dir "$WORK/$5" -log-level warn >>"$WORK/$5.log" 2>&1 &
+  "$WORK/$bin" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:$port \
+    -metrics-address 127.0.0.1:$mport -data-dir "$WORK/$dir" -log-level warn "$@" >>"$WORK/$dir.log" 2>&1 &
   STARTED=$!
   PIDS+=("$STARTED")
-  wait_http "http://127.0.0.1:$3/health?ready=true" 120
+  wait_http "http://127.0.0.1:$port/health?ready=true" 120
   RESTARTED=$(since "$t")
   for r in "${ROUTES[@]}"; do
-    curl -fsS -o /dev/null "http://127.0.0.1:$3$r"; curl -fsS -o /dev/null -H "$GZ" "http://127.0.0.1:$3$r"
+    curl -fsS -o /dev/null "http://127.0.0.1:$port$r"; curl -fsS -o /dev/null -H "$GZ" "http://127.0.0.1:$port$r"
   done
-  wrk -t2 -c32 -d"$DURATION" "http://127.0.0.1:$3/search?all=true" >/dev/null
-  wrk -t2 -c32 -d"$DURATION" -H "$GZ" "http://127.0.0.1:$3/search?all=true" >/dev/null
+  wrk -t2 -c32 -d"$DURATION" "http://127.0.0.1:$port/search?all=true" >/dev/null
+  wrk -t2 -c32 -d"$DURATION" -H "$GZ" "http://127.0.0.1:$port/search?all=true" >/dev/null
 }
 restart_replica "$REPLICAPID" api 8092 8093 replica-data
 printf '\n%-44s %s\n' "replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8093) ready-in ${RESTARTED}s"
 if [[ -n "${BREPLICA:-}" ]]; then
   restart_replica "$BREPLICAPID" api-before 8094 8095 before-data
   printf '%-44s %s\n' "before replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8095) ready-in ${RESTARTED}s"
+fi
+if [[ -n "${LREPLICA:-}" ]]; then
+  restart_replica "$LREPLICAPID" api 8096 8097 limited-data -memory-limit="$LIMIT"
+  printf '%-44s %s\n' "limited replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8097) ready-in ${RESTARTED}s"
 fi
 printf '%-44s %12s\n' "cold sync (s)" "$COLD"
 printf '%-44s %12s\n' "restart from bbolt to ready (s)" "$RESTART"
