@@ -60,7 +60,7 @@ func compressDocument(raw []byte) []byte {
 	scratch := docScratch.Get().(*[]byte)
 	out := docEncoder().EncodeAll(raw, (*scratch)[:0])
 	kept := append([]byte(nil), out...) // exactly its size: 10,000 of them are kept
-	if cap(out) <= 1<<20 { // a rare huge document's buffer is not kept
+	if cap(out) <= 1<<20 {              // a rare huge document's buffer is not kept
 		*scratch = out
 		docScratch.Put(scratch)
 	}

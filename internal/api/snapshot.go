@@ -61,7 +61,7 @@ type facts struct {
 	rec        *index.Record
 	doc        *packages.Package // searchFields of the document as indexed, before deprecation propagation
 	streams    []packages.ShortDataStream
-	packed     []byte            // the whole document as indexed, compressDocument'd
+	packed     []byte // the whole document as indexed, compressDocument'd
 	mock       bool
 	ver        *semver.Version
 	prerelease bool
