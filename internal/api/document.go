@@ -59,8 +59,10 @@ func (e *Entry) searchView() packages.SearchItem {
 func compressDocument(raw []byte) []byte {
 	scratch := docScratch.Get().(*[]byte)
 	out := docEncoder().EncodeAll(raw, (*scratch)[:0])
-	kept := append([]byte(nil), out...) // exactly its size: 10,000 of them are kept
-	if cap(out) <= 1<<20 {              // a rare huge document's buffer is not kept
+	// Kept at exactly its size (10,000 of them are kept); the scratch buffer is reused, unless a
+	// rare huge document grew it.
+	kept := append([]byte(nil), out...)
+	if cap(out) <= 1<<20 {
 		*scratch = out
 		docScratch.Put(scratch)
 	}
