@@ -6,13 +6,22 @@
 # (cmd/api -feature-oci-indexer) against that registry and reports:
 #   - its cold sync (empty state → every version served),
 #   - its restart from its own bbolt (process start → /health?ready=true),
-#   - its RSS once loaded and warm, and that of a plain API replica following its NATS,
+#   - its RSS once loaded and warm,
 #   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
-#     /search?all=true (the ceiling), with our ratio to it.
+#     /search?all=true (the ceiling), with our ratio to it,
+#   - a plain API replica following its NATS (what a deployment scales out): its catch-up, wrk on
+#     every route plain and with Accept-Encoding: gzip, bytes on the wire per coding, and then its
+#     RSS and where it goes (anonymous memory and the Go heap, the bbolt file's mapped pages).
+#
+# BEFORE=<source tree> also builds cmd/api from that tree (e.g. `git archive main | tar -x -C DIR`)
+# and runs it as a second replica beside the first, measured the same way right after it, route by
+# route: a before/after pair under the same load.
 #
 # Usage: scripts/bench-wrk.sh [versions] [size-scale]     (defaults: 10000 0.05; DURATION=10s per wrk run)
 # Needs go, wrk, curl, jq. Ports 5000 (registry), 8080 (devstack API), 8090 and 8091 (API under test and its metrics),
-# 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics) and 8099 (static server) must be free. Nothing here runs in CI.
+# 4223 (its NATS), 8092 and 8093 (the replica alone and its metrics), 8094 and 8095 (the BEFORE replica), 8096 and
+# 8097 (with LIMIT=<size>, the replica once more with -memory-limit) and 8099 (static server) must be free. Nothing here
+# runs in CI.
 set -euo pipefail
 
 N=${1:-10000}
@@ -32,6 +41,7 @@ cd "$ROOT"
 go build -o "$WORK/devstack" ./cmd/devstack
 go build -o "$WORK/api" ./cmd/api
 go build -o "$WORK/loadgen" ./cmd/loadgen
+if [[ -n "${BEFORE:-}" ]]; then (cd "$BEFORE" && go build -o "$WORK/api-before" ./cmd/api); fi
 cat > "$WORK/static.go" <<'GO'
 package main
 
@@ -86,7 +96,7 @@ start_api() {
 }
 since() { echo "$(now) - $1" | bc; }
 
-for port in 4223 5000 8080 8090 8091 8092 8093 8099; do # never fill or measure someone else's server
+for port in 4223 5000 8080 8090 8091 8092 8093 8094 8095 8096 8097 8099; do # never fill or measure someone else's server
   if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is in use" >&2; exit 1; fi
 done
 "$WORK/devstack" -samples=false -data-dir "$WORK/devstack-data" -address 127.0.0.1:8080 -registry-address 127.0.0.1:5000 >"$WORK/devstack.log" 2>&1 &
@@ -126,14 +136,37 @@ echo "start-up resync after the restart: $(since "$t") s more"
 
 # An API replica alone (what a deployment scales out): plain cmd/api following the all-in-one's
 # NATS, from an empty bbolt. Its RSS is the replica's cost without the indexer and NATS beside it.
+# start_replica BINARY ADDRESS-PORT METRICS-PORT DIR [FLAGS...]: its pid in STARTED and catch-up time in CATCHUP.
+start_replica() {
+  local bin=$1 port=$2 mport=$3 dir=$4 t
+  shift 4
+  t=$(now)
+  "$WORK/$bin" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:$port \
+    -metrics-address 127.0.0.1:$mport -data-dir "$WORK/$dir" -log-level warn "$@" >>"$WORK/$dir.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+  wait_http "http://127.0.0.1:$port/health" 60
+  wait_until "$bin catch-up" "$N" 600 indexed "http://127.0.0.1:$mport"
+  CATCHUP=$(since "$t")
+}
 REPLICA=http://127.0.0.1:8092
-t=$(now)
-start_api replica.log -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:8092 -metrics-address 127.0.0.1:8093 -data-dir "$WORK/replica-data"
+start_replica api 8092 8093 replica-data
 REPLICAPID=$STARTED
-wait_http "$REPLICA/health" 60
-wait_until "replica catch-up" "$N" 600 indexed http://127.0.0.1:8093
-CATCHUP=$(since "$t")
+REPLICA_CATCHUP=$CATCHUP
 echo "API replica from an empty bbolt: $N versions in $CATCHUP s"
+if [[ -n "${BEFORE:-}" ]]; then
+  BREPLICA=http://127.0.0.1:8094
+  start_replica api-before 8094 8095 before-data
+  BREPLICAPID=$STARTED
+  BCATCHUP=$CATCHUP
+  echo "BEFORE replica from an empty bbolt: $N versions in $BCATCHUP s"
+fi
+if [[ -n "${LIMIT:-}" ]]; then # the new replica once more, with -memory-limit=$LIMIT
+  LREPLICA=http://127.0.0.1:8096
+  start_replica api 8096 8097 limited-data -memory-limit="$LIMIT"
+  LREPLICAPID=$STARTED
+  echo "replica with -memory-limit=$LIMIT from an empty bbolt: $N versions in $CATCHUP s"
+fi
 
 P=$(curl -fsS "$API/search" | jq -r ".[$((N / 8))] | .name + \"/\" + .version")
 NAME=${P%/*}; VER=${P#*/}
@@ -163,10 +196,86 @@ OURS=$(rps "$API/search?all=true")
 printf '%-44s %12s %14s\n' "static bytes of /search?all=true" "$STATIC" "$(wc -c <"$WORK/all.json")"
 printf '%-44s %12s\n' "/search?all=true ÷ static (again)" "$(echo "scale=2; $OURS / $STATIC" | bc)"
 printf '%-44s %12s\n' "RSS of the all-in-one (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$APIPID/status)"
-for r in "${ROUTES[@]}"; do curl -fsS -o /dev/null "$REPLICA$r"; done
-wrk -t2 -c32 -d"$DURATION" "$REPLICA/search?all=true" >/dev/null # the replica's working set under load
-printf '%-44s %12s\n' "/package/… on the replica alone (req/s)" "$(rps "$REPLICA/package/$NAME/$VER/")"
+
+# The replicas: every route plain, the JSON ones also with Accept-Encoding: gzip (what Kibana's
+# Fleet client sends), warmed first; with BEFORE, the old replica right after the new one, route
+# by route, so the pair shares the machine's load.
+GZ='Accept-Encoding: gzip'
+ZS='Accept-Encoding: zstd'
+for base in "$REPLICA" ${BREPLICA:+"$BREPLICA"} ${LREPLICA:+"$LREPLICA"}; do
+  for r in "${ROUTES[@]}"; do
+    curl -fsS -o /dev/null "$base$r"; curl -fsS -o /dev/null -H "$GZ" "$base$r"; curl -fsS -o /dev/null -H "$ZS" "$base$r"
+  done
+done
+wire() { curl -fsS -o /dev/null -w '%{size_download}' ${2:+-H "$2"} "$1"; }
+rpsh() { wrk -t2 -c32 -d"$DURATION" ${2:+-H "$2"} "$1" | awk '/Requests\/sec/ {print $2}'; }
+echo
+echo "load average before the replica runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %14s %14s %14s\n' "replica, route (N=$N)" "req/s" "${BREPLICA:+before req/s}" "${LREPLICA:+limit $LIMIT}"
+for r in "${ROUTES[@]}"; do
+  for enc in "" "$GZ"; do
+    case "$r" in /epr/*) [[ -n "$enc" ]] && continue ;; esac
+    label="$r${enc:+ (gzip)}"
+    printf '%-44s %14s %14s %14s\n' "$label" "$(rpsh "$REPLICA$r" "$enc")" "$([[ -n "${BREPLICA:-}" ]] && rpsh "$BREPLICA$r" "$enc")" \
+      "$([[ -n "${LREPLICA:-}" ]] && rpsh "$LREPLICA$r" "$enc")"
+  done
+done
+echo "load average after the replica runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '\n%-44s %14s %14s\n' "bytes on the wire" "replica" "${BREPLICA:+before}"
+for r in "/search?all=true" "/search" "/package/$NAME/$VER/"; do
+  for enc in "" "$GZ" "$ZS"; do
+    printf '%-44s %14s %14s\n' "$r ${enc:+(${enc#Accept-Encoding: })}" "$(wire "$REPLICA$r" "$enc")" "$([[ -n "${BREPLICA:-}" ]] && wire "$BREPLICA$r" "$enc")"
+  done
+done
+
+# Memory of a replica: RSS and its parts from the kernel; the Go heap from the runtime's metrics.
+mem() { # pid metrics-url
+  local pid=$1 m
+  m=$(curl -fsS "$2/metrics")
+  gauge() { awk -v k="$1" '$1 == k {printf "%.0f", $2/1048576}' <<<"$m"; }
+  echo "RSS $(awk '/^Rss:/ {printf "%.0f", $2/1024}' /proc/$pid/smaps_rollup)" \
+    "anon $(awk '/^Anonymous:/ {printf "%.0f", $2/1024}' /proc/$pid/smaps_rollup)" \
+    "file $(awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {printf "%.0f", (r-a)/1024}' /proc/$pid/smaps_rollup)" \
+    "api.db $(awk '/api\.db$/ {on=1; next} /^[0-9a-f]+-[0-9a-f]+ / {on=0} on && /^Rss:/ {s+=$2} END {printf "%.0f", s/1024}' /proc/$pid/smaps)" \
+    "heap-inuse $(gauge go_memstats_heap_inuse_bytes)" "heap-alloc $(gauge go_memstats_heap_alloc_bytes)" \
+    "next-gc $(gauge go_memstats_next_gc_bytes)" "heap-released $(gauge go_memstats_heap_released_bytes)" \
+    "heap-idle $(gauge go_memstats_heap_idle_bytes)" "stacks $(gauge go_memstats_stack_inuse_bytes)" \
+    "go-sys $(gauge go_memstats_sys_bytes)"
+}
+printf '\n%-44s %s\n' "replica memory (MB)" "$(mem "$REPLICAPID" http://127.0.0.1:8093)"
+[[ -n "${BREPLICA:-}" ]] && printf '%-44s %s\n' "before replica memory (MB)" "$(mem "$BREPLICAPID" http://127.0.0.1:8095)"
+[[ -n "${LREPLICA:-}" ]] && printf '%-44s %s\n' "replica -memory-limit=$LIMIT (MB)" "$(mem "$LREPLICAPID" http://127.0.0.1:8097)"
 printf '%-44s %12s\n' "RSS of the API replica alone (MB)" "$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$REPLICAPID/status)"
-printf '%-44s %12s\n' "replica catch-up from empty bbolt (s)" "$CATCHUP"
+printf '%-44s %12s\n' "replica catch-up from empty bbolt (s)" "$REPLICA_CATCHUP"
+
+# The same replicas restarted from their bbolt (LoadStore rather than the watch), warmed, one wrk
+# run on /search?all=true plain and gzip, and their memory again.
+restart_replica() { # pid bin port mport dir [flags...] → STARTED, RESTARTED (s)
+  local t pid=$1 bin=$2 port=$3 mport=$4 dir=$5
+  shift 5
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  t=$(now)
+  "$WORK/$bin" -nats-url nats://127.0.0.1:4223 -oci-registry http://127.0.0.1:5000 -address 127.0.0.1:$port \
+    -metrics-address 127.0.0.1:$mport -data-dir "$WORK/$dir" -log-level warn "$@" >>"$WORK/$dir.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+  wait_http "http://127.0.0.1:$port/health?ready=true" 120
+  RESTARTED=$(since "$t")
+  for r in "${ROUTES[@]}"; do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port$r"; curl -fsS -o /dev/null -H "$GZ" "http://127.0.0.1:$port$r"
+  done
+  wrk -t2 -c32 -d"$DURATION" "http://127.0.0.1:$port/search?all=true" >/dev/null
+  wrk -t2 -c32 -d"$DURATION" -H "$GZ" "http://127.0.0.1:$port/search?all=true" >/dev/null
+}
+restart_replica "$REPLICAPID" api 8092 8093 replica-data
+printf '\n%-44s %s\n' "replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8093) ready-in ${RESTARTED}s"
+if [[ -n "${BREPLICA:-}" ]]; then
+  restart_replica "$BREPLICAPID" api-before 8094 8095 before-data
+  printf '%-44s %s\n' "before replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8095) ready-in ${RESTARTED}s"
+fi
+if [[ -n "${LREPLICA:-}" ]]; then
+  restart_replica "$LREPLICAPID" api 8096 8097 limited-data -memory-limit="$LIMIT"
+  printf '%-44s %s\n' "limited replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:8097) ready-in ${RESTARTED}s"
+fi
 printf '%-44s %12s\n' "cold sync (s)" "$COLD"
 printf '%-44s %12s\n' "restart from bbolt to ready (s)" "$RESTART"

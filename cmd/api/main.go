@@ -42,6 +42,8 @@ type options struct {
 	webhook service.WebhookOptions
 	// secretsInArgs are the secret flags given on the command line, to warn about.
 	secretsInArgs []string
+	// memoryLimit is -memory-limit in bytes: 0 the default (GOMEMLIMIT, else from the container), -1 off.
+	memoryLimit int64
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool)) (options, error) {
@@ -65,6 +67,8 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	// the indexer role's flags; the rest are all-in-one's.
 	o.indexer.RegisterFlags(fs)
 	o.webhook.RegisterFlags(fs)
+	fs.Func("memory-limit", "soft memory limit of the Go runtime, e.g. 400MiB; default GOMEMLIMIT, else 90% of the container's memory limit; off for none",
+		func(v string) (err error) { o.memoryLimit, err = process.ParseBytes(v); return err })
 	fs.StringVar(&o.embeddedNATS, "embedded-nats-address", "127.0.0.1:-1", "all-in-one: listen address of the embedded NATS server (port -1: random)")
 	if err := flagenv.Parse(fs, args, lookup); err != nil {
 		return options{}, err
@@ -118,6 +122,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		log.Warn("secret given as a flag, visible in the process list; prefer " + flagenv.EnvName(secret))
 	}
 
+	if limit, from := process.ApplyMemoryLimit(o.memoryLimit); limit > 0 {
+		log.Info("soft memory limit", slog.Int64("bytes", limit), slog.String("from", from))
+	}
 	reg := process.NewMetricsRegistry()
 	o.api.Log, o.api.Metrics = log, reg
 	o.indexer.Metrics, o.webhook.Metrics = reg, reg

@@ -101,6 +101,17 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad TLS version", args: []string{"-tls-min-version=1.0"}, err: "-tls-min-version"},
 		{name: "bad env value", env: map[string]string{"EPR_MOCK_FALLBACK": "maybe"}, err: "-mock-fallback"},
 		{name: "stray argument", args: []string{"serve"}, err: "unexpected arguments"},
+		{name: "memory limit", args: []string{"-memory-limit=200MiB"}, check: func(t *testing.T, o options) {
+			if o.memoryLimit != 200<<20 {
+				t.Errorf("memory limit %d", o.memoryLimit)
+			}
+		}},
+		{name: "memory limit from env, off", env: map[string]string{"EPR_MEMORY_LIMIT": "off"}, check: func(t *testing.T, o options) {
+			if o.memoryLimit != -1 {
+				t.Errorf("memory limit %d", o.memoryLimit)
+			}
+		}},
+		{name: "bad memory limit", args: []string{"-memory-limit=200MB"}, err: "-memory-limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

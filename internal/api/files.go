@@ -200,19 +200,68 @@ func (s *Server) handleFile(c echo.Context, snap *Snapshot) string {
 		s.writeError(c, http.StatusNotFound, "resource not found", ccNoStore)
 		return label
 	}
-	if ct, ok := contentTypes[strings.ToLower(path.Ext(rel))]; ok {
+	ct, known := contentTypes[strings.ToLower(path.Ext(rel))]
+	if known {
 		h[hContentType] = []string{ct}
 	}
 	// The zip is immutable for its digest, so digest+path names the bytes.
-	h[hETag] = []string{`"` + strconv.FormatUint(xxhash.Sum64String(e.rec.Zip.Digest+"\x00"+rel), 16) + `"`}
+	etag := `"` + strconv.FormatUint(xxhash.Sum64String(e.rec.Zip.Digest+"\x00"+rel), 16)
 	req := c.Request()
 	s.applyRangePolicy(req, fe)
 	r := openEntry(req.Context(), arch.arch, fe)
 	defer r.Close()
+	var content io.ReadSeeker = r
+	if known && compressibleType(ct) && fe.Size >= minCompressBytes && fe.Size <= maxCompressedFile {
+		h[hVary] = valAcceptEncoding
+		// A range names bytes of the identity form, so a request with one gets that form.
+		if cd := negotiateCoding(req.Header[hAcceptEncoding]); cd != codingIdentity && req.Header.Get("Range") == "" {
+			etag += "-" + cd.name()
+			h[hContentEncoding] = []string{cd.name()}
+			content = &compressedEntry{src: r, coding: cd}
+		}
+	}
+	h[hETag] = []string{etag + `"`}
 	// An empty name makes ServeContent sniff unknown types rather than
 	// consult the host's MIME table.
-	http.ServeContent(w, req, "", fe.Modified, r)
+	http.ServeContent(w, req, "", fe.Modified, content)
 	return label
+}
+
+// maxCompressedFile bounds the files compressed per request, and so the buffer that takes
+// one: larger ones (rare in a package: big dashboards) are sent as they are.
+const maxCompressedFile = 1 << 20
+
+// compressedEntry is a file's compressed form for http.ServeContent, made on its first read
+// or seek: a request answered 304 by the preconditions costs no compression.
+type compressedEntry struct {
+	src    io.Reader
+	coding coding
+	r      *bytes.Reader
+	err    error
+}
+
+func (c *compressedEntry) load() error {
+	if c.r == nil && c.err == nil {
+		var data []byte
+		if data, c.err = io.ReadAll(io.LimitReader(c.src, maxCompressedFile+1)); c.err == nil {
+			c.r = bytes.NewReader(compressBody(c.coding, data))
+		}
+	}
+	return c.err
+}
+
+func (c *compressedEntry) Read(p []byte) (int, error) {
+	if err := c.load(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (c *compressedEntry) Seek(off int64, whence int) (int64, error) {
+	if err := c.load(); err != nil {
+		return 0, err
+	}
+	return c.r.Seek(off, whence)
 }
 
 // escapedSlash reports a "%2f" in the file parameter as the client sent it. echo hands out the

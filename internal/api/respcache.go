@@ -9,13 +9,24 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// cachedResponse is a rendered JSON body with the header values it is sent
-// with, prepared once so that a hit only writes bytes.
+// cachedResponse is a rendered body with the header values it is sent with, prepared once so
+// that a hit only writes bytes. Its compressed forms are made on first demand, once each, and
+// live as long as it does: a list body is compressed once per snapshot, not per request.
 type cachedResponse struct {
+	encoded
+	coded [codings - 1]struct { // gzip, zstd
+		once sync.Once
+		enc  *encoded // nil: the coding saves nothing, send the identity
+	}
+}
+
+// encoded is one form of a body and its header values (shared, read-only slices).
+type encoded struct {
 	body   []byte
-	etag   string   // quoted
-	etagH  []string // header value slices, shared read-only
+	etag   string // quoted
+	etagH  []string
 	length []string
+	ce     []string // Content-Encoding; nil for the identity
 }
 
 func newCachedResponse(body []byte) *cachedResponse {
@@ -24,12 +35,38 @@ func newCachedResponse(body []byte) *cachedResponse {
 	// across index changes that do not touch this response. xxhash is fast
 	// enough to hash megabyte bodies on every uncached request.
 	etag := `"` + strconv.FormatUint(xxhash.Sum64(body), 16) + `"`
-	return &cachedResponse{
+	return &cachedResponse{encoded: encoded{
 		body:   body,
 		etag:   etag,
 		etagH:  []string{etag},
 		length: []string{strconv.Itoa(len(body))},
+	}}
+}
+
+// varies reports whether the response's bytes depend on Accept-Encoding.
+func (r *cachedResponse) varies() bool { return len(r.body) >= minCompressBytes }
+
+// in returns the body in coding c, compressing it on first use. The ETag of a compressed form
+// is the identity's with the coding appended, so a cache holding both forms tells them apart
+// and a client revalidating one form never gets a 304 for the other.
+func (r *cachedResponse) in(c coding) *encoded {
+	if c == codingIdentity || !r.varies() {
+		return &r.encoded
 	}
+	slot := &r.coded[c-1]
+	slot.once.Do(func() {
+		body := compressBody(c, r.body)
+		if len(body) >= len(r.body) {
+			return
+		}
+		etag := strings.TrimSuffix(r.etag, `"`) + "-" + c.name() + `"`
+		slot.enc = &encoded{body: body, etag: etag, etagH: []string{etag},
+			length: []string{strconv.Itoa(len(body))}, ce: []string{c.name()}}
+	})
+	if slot.enc == nil {
+		return &r.encoded
+	}
+	return slot.enc
 }
 
 // cacheKey separates the routes sharing a cache: the route kind plus the

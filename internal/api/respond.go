@@ -22,6 +22,10 @@ const (
 	hCORS         = "Access-Control-Allow-Origin"
 	hSource       = "X-Package-Source"
 	hNoSniff      = "X-Content-Type-Options"
+	hVary         = "Vary"
+
+	hAcceptEncoding  = "Accept-Encoding"
+	hContentEncoding = "Content-Encoding"
 )
 
 var (
@@ -31,7 +35,9 @@ var (
 	valYAML      = []string{"application/yaml"}
 	valTextPlain = []string{"text/plain; charset=utf-8"}
 	valNoSniff   = []string{"nosniff"}
-	ccNoStore    = []string{"max-age=0", "private, no-store"}
+
+	valAcceptEncoding = []string{"Accept-Encoding"}
+	ccNoStore         = []string{"max-age=0", "private, no-store"}
 )
 
 func cacheControl(d time.Duration) []string {
@@ -42,7 +48,7 @@ func cacheControl(d time.Duration) []string {
 func (s *Server) writeError(c echo.Context, status int, msg string, cc []string) {
 	w := c.Response()
 	h := w.Header()
-	for _, k := range []string{hContentLen, hETag, "Last-Modified", "Content-Encoding", "Accept-Ranges"} {
+	for _, k := range []string{hContentLen, hETag, "Last-Modified", hContentEncoding, "Accept-Ranges"} {
 		delete(h, k)
 	}
 	if cc == nil {
@@ -61,18 +67,29 @@ func (s *Server) writeJSON(c echo.Context, resp *cachedResponse, cc []string) {
 	s.writeCached(c, resp, cc, valJSON)
 }
 
-// writeCached sends a prepared response of the given Content-Type, or 304 when the client has it.
+// writeCached sends a prepared response of the given Content-Type in the coding the client
+// prefers, or 304 when the client has that form. A client sending no Accept-Encoding gets the
+// bytes as rendered, as from EPR.
 func (s *Server) writeCached(c echo.Context, resp *cachedResponse, cc, contentType []string) {
 	w := c.Response()
 	h := w.Header()
+	req := c.Request()
+	form := &resp.encoded
+	if resp.varies() {
+		h[hVary] = valAcceptEncoding
+		form = resp.in(negotiateCoding(req.Header[hAcceptEncoding]))
+	}
 	h[hCacheControl] = cc
-	h[hETag] = resp.etagH
-	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(strings.Join(inm, ","), resp.etag) {
+	h[hETag] = form.etagH
+	if inm := req.Header["If-None-Match"]; len(inm) > 0 && etagMatches(strings.Join(inm, ","), form.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h[hContentType] = contentType
-	h[hContentLen] = resp.length
+	h[hContentLen] = form.length
+	if form.ce != nil {
+		h[hContentEncoding] = form.ce
+	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(resp.body)
+	_, _ = w.Write(form.body)
 }

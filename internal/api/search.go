@@ -18,7 +18,7 @@ type Result struct {
 
 // SearchItem is the /search view of the result, templates narrowed.
 func (r Result) SearchItem() packages.SearchItem {
-	item := r.Entry.Package.SearchView()
+	item := r.Entry.searchView()
 	if r.Narrowed {
 		item.PolicyTemplates = nil
 		for _, t := range r.Templates {

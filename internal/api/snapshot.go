@@ -59,7 +59,9 @@ type group struct {
 // facts is what is derived once from a record; entries share it.
 type facts struct {
 	rec        *index.Record
-	doc        *packages.Package // as indexed, before deprecation propagation
+	doc        *packages.Package // searchFields of the document as indexed, before deprecation propagation
+	streams    []packages.ShortDataStream
+	packed     []byte // the whole document as indexed, compressDocument'd
 	mock       bool
 	ver        *semver.Version
 	prerelease bool
@@ -73,8 +75,9 @@ type facts struct {
 // Entry is one package version as served.
 type Entry struct {
 	*facts
-	// Package is the document as served: the name's propagated deprecation
-	// notice is already applied. Shared; never modify.
+	// Package is the document as served, with the fields /search and the filters read
+	// (searchFields): the name's propagated deprecation notice is already applied. Shared;
+	// never modify. /package/<n>/<v>/ renders the whole document (packageResponse).
 	Package *packages.Package
 
 	searchOnce sync.Once
@@ -93,7 +96,12 @@ type Entry struct {
 // (the response cache switched off).
 func (e *Entry) packageResponse(keep bool) (*cachedResponse, error) {
 	render := func() (*cachedResponse, error) {
-		body, err := packages.Encode(e.Package)
+		doc, err := fullDocument(e.packed)
+		if err != nil {
+			return nil, err
+		}
+		doc.Deprecated = e.Package.Deprecated // propagated from the name's highest deprecated version
+		body, err := packages.Encode(doc)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +124,7 @@ func (e *Entry) IsMock() bool { return e.mock }
 
 func (e *Entry) searchItemJSON() ([]byte, error) {
 	e.searchOnce.Do(func() {
-		item := e.Package.SearchView()
+		item := e.searchView()
 		e.searchJSON, e.searchErr = encodeArrayElement(&item)
 	})
 	return e.searchJSON, e.searchErr
@@ -134,11 +142,13 @@ func newFacts(r *index.Record) (*facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The raw document is parsed now and never read again; keeping it would hold every
-	// version's JSON twice (the record's and the parsed one's strings).
+	// The raw document is kept compressed (packed) and the parsed one only in part (searchFields):
+	// the record's copy would hold every version's JSON a second time.
 	kept := *r
 	kept.Document = nil
-	f := &facts{rec: &kept, doc: &doc, ver: v, prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
+	f := &facts{rec: &kept, packed: compressDocument(r.Document), ver: v,
+		prerelease: doc.IsPrerelease(), zeroMajor: v.Major() == 0}
+	f.doc, f.streams = searchFields(&doc)
 	if fv, err := semver.NewVersion(doc.FormatVersion); err == nil {
 		f.format = semver.New(fv.Major(), fv.Minor(), 0, "", "")
 	}

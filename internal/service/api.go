@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -49,6 +50,8 @@ type API struct {
 	db     *store.DB
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+	// settled is the first catch-up with the bucket, after which the memory it used is returned.
+	settled sync.Once
 }
 
 // StartAPI opens the replica's store, serves what it holds at once, and follows the index bucket
@@ -108,6 +111,7 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 	srv.Load(recs)
 	rev, _ := db.KVRevision()
 	srv.SetRevision(rev)
+	settle(db, opts.Log)
 	// A replica that has applied the index before serves it at once (also while NATS is away); a
 	// fresh one becomes ready when it has caught up with the bucket, so a load balancer does not
 	// send it traffic while it would answer with mock packages.
@@ -153,9 +157,21 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		OnSynced: func(rev uint64) {
 			a.Server.SetRevision(rev)
 			a.Server.SetReady(true)
+			a.settled.Do(func() { settle(a.db, opts.Log) })
 		},
 	}
 	_ = f.Run(ctx)
+}
+
+// settle returns what loading or catching up with the whole index left behind: the bbolt
+// pages read (mapped, so counted in RSS, and not read again) and the heap the records' decoding
+// used (garbage the runtime would otherwise hand back to the system only slowly). A replica's
+// RSS then starts from its live heap. Once per start: it costs a collection.
+func settle(db *store.DB, log *slog.Logger) {
+	if err := db.ReleasePages(); err != nil {
+		log.Warn("releasing the store's pages failed", "err", err)
+	}
+	debug.FreeOSMemory()
 }
 
 // Close stops following and closes the store.
