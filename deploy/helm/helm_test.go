@@ -128,14 +128,22 @@ func helm(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// valuesFile writes values (YAML) to a file for -f.
+// valuesFile writes values (YAML) to a file for -f. Not under t.TempDir: helm splits -f on
+// commas, which subtest names carry into the path.
 func valuesFile(t *testing.T, values string) string {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "values.yaml")
-	if err := os.WriteFile(f, []byte(values), 0o644); err != nil {
+	f, err := os.CreateTemp("", "values-*.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return f
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	if _, err := f.WriteString(values); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
 }
 
 // imagePackages reads deploy/image/binaries.txt, the list of what the image holds.
@@ -189,9 +197,10 @@ var usageFlag = regexp.MustCompile(`(?m)^  -([A-Za-z0-9][A-Za-z0-9_.-]*)`)
 // stops at -h. A flag it lacks, or a value a flag refuses, fails here as it would at start-up.
 func runWithHelp(t *testing.T, bin string, args []string, env map[string]string) (string, error) {
 	t.Helper()
+	path := binary(t, bin) // builds, the first time: outside the minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t, bin), append(append([]string{}, args...), "-h")...)
+	cmd := exec.CommandContext(ctx, path, append(append([]string{}, args...), "-h")...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -154,7 +154,7 @@ func startAndProbe(t *testing.T, nc namedContainer, overrides map[string]string)
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	t.Logf("%s (%s): %d probes and metrics answer 200", nc.workload, bin, len(checks))
+	t.Logf("%s (%s): %d of its probe and metrics URLs answer 200", nc.workload, bin, len(checks))
 }
 
 func get(url string) int {
