@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# One image, three services: /usr/local/bin/{webhook,indexer,api}, plus /usr/local/bin/healthcheck.
+# One image, three services: /usr/local/bin/{webhook,indexer,api}, plus /usr/local/bin/mirror (for
+# an air-gapped site, inside the fence) and /usr/local/bin/healthcheck. The list is
+# deploy/image/binaries.txt, which the daemonless build (deploy/image, no Docker needed) reads too.
+# Needs BuildKit (the --mount cache options): Docker 23+ uses it by default; older engines need
+# DOCKER_BUILDKIT=1.
 #
 # Why one image and not one per binary: the three commands are built from one module at one commit
 # and share nearly all their code, so one image means one build, one tag to scan, sign and promote,
@@ -19,14 +23,15 @@
 # defaults (localhost:PORT) are unreachable from outside the container.
 
 ARG GO_VERSION=1.26
+# Stamped into every binary (-version, /, epr_service_info) and the version label.
+ARG VERSION=dev
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 ARG TARGETOS
 ARG TARGETARCH
-# The version every binary reports (-version, /, epr_service_info), e.g.
-# `docker build --build-arg VERSION=$(git describe --tags --always --dirty) .`. Empty: what the
-# Go toolchain recorded, else "dev" (the build context has no .git).
-ARG VERSION=
+# The version every binary reports (-version, /, epr_service_info) and the image's version label,
+# e.g. `docker build --build-arg VERSION=$(git describe --tags --always --dirty) .`.
+ARG VERSION
 WORKDIR /src
 # Modules first, so that source edits do not invalidate the download layer.
 COPY go.mod go.sum ./
@@ -36,14 +41,19 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w -X github.com/oci-epr/package-registry/internal/version.Stamp=${VERSION}" -o /out/bin/ \
-        ./cmd/webhook ./cmd/indexer ./cmd/api ./deploy/healthcheck
+    go build -trimpath \
+        -ldflags="-s -w -X github.com/oci-epr/package-registry/internal/version.Stamp=${VERSION}" \
+        -o /out/bin/ $(grep -v '^#' deploy/image/binaries.txt)
 # Data directories, copied below with the runtime user as owner. A named volume mounted on one of
 # them starts with this ownership, so the non-root processes can write their bbolt files and blob
 # caches without a chown step.
 RUN mkdir -p /out/data/indexer /out/data/api
 
 FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION
+LABEL org.opencontainers.image.title="package-registry" \
+      org.opencontainers.image.description="Elastic Package Registry API served from packages stored as OCI artifacts: webhook, indexer, api, mirror and healthcheck." \
+      org.opencontainers.image.version="${VERSION}"
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/data/ /var/lib/package-registry/
 USER 65532:65532

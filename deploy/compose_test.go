@@ -51,6 +51,8 @@ const (
 	zotService      = "zot"
 	zotProfile      = "zot"
 	distConfigPath  = "/etc/distribution/config.yml"
+	// imageBuilder is the one service with a build section.
+	imageBuilder = "api"
 )
 
 var (
@@ -107,16 +109,36 @@ const (
 	testVersion  = "v0.0.0-compose-test"
 )
 
-var pkgPattern = regexp.MustCompile(`\./(?:cmd|deploy)/[A-Za-z0-9_./-]+`)
+// imagePackages are the packages of deploy/image/binaries.txt, the list the Dockerfile's go build
+// reads (and the daemonless build in deploy/image).
+func imagePackages() ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "image", "binaries.txt"))
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			pkgs = append(pkgs, line)
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("deploy/image/binaries.txt lists no packages")
+	}
+	return pkgs, nil
+}
 
 // buildBinaries builds the packages the Dockerfile builds, with its flags, once.
 func buildBinaries(t *testing.T) map[string]string {
 	t.Helper()
 	line := dockerBuild(t)
 	buildOnce.Do(func() {
-		pkgs := pkgPattern.FindAllString(line, -1)
-		if len(pkgs) == 0 {
-			buildErr = fmt.Errorf("no ./cmd or ./deploy packages in %q", line)
+		if !strings.Contains(line, "deploy/image/binaries.txt") {
+			buildErr = fmt.Errorf("the Dockerfile's go build does not read deploy/image/binaries.txt: %q", line)
+			return
+		}
+		var pkgs []string
+		if pkgs, buildErr = imagePackages(); buildErr != nil {
 			return
 		}
 		// No deadline of its own: a cold build under -race on a busy machine takes many minutes,
@@ -274,7 +296,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	df := string(data)
 	line := dockerBuild(t)
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w -X ` + versionStamp + `=${VERSION}"`, "./cmd/webhook", "./cmd/indexer", "./cmd/api", "./deploy/" + healthProbe} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w -X ` + versionStamp + `=${VERSION}"`, "deploy/image/binaries.txt"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("the go build instruction lacks %s: %s", want, line)
 		}
@@ -340,7 +362,7 @@ func TestDockerignoreKeepsSources(t *testing.T) {
 		return verdict
 	}
 	for _, p := range []string{"go.mod", "go.sum", "cmd/api/main.go", "cmd/webhook/main.go", "cmd/indexer/main.go",
-		"internal/api/server.go", "internal/flagenv/flagenv.go", "deploy/healthcheck/main.go"} {
+		"internal/api/server.go", "internal/flagenv/flagenv.go", "deploy/healthcheck/main.go", "deploy/image/binaries.txt"} {
 		if pat := excluded(p); pat != "" {
 			t.Errorf(".dockerignore pattern %q excludes %s, which the image build needs", pat, p)
 		}
@@ -493,8 +515,16 @@ func checkEPRServices(t *testing.T, p *types.Project, v variant) {
 			if _, ok := bins[bin]; !ok || bin == healthProbe {
 				t.Fatalf("command %v runs %q, which the Dockerfile does not build as a service", s.Command, bin)
 			}
-			if s.Build == nil || s.Build.Context != repoRoot || s.Build.Dockerfile != "Dockerfile" {
-				t.Errorf("not built from ./Dockerfile: %+v", s.Build)
+			// One service builds the image (so one build writes it once); the others run the
+			// same tag.
+			if s.Image != p.Services[imageBuilder].Image {
+				t.Errorf("image %q, want %q as %s builds it", s.Image, p.Services[imageBuilder].Image, imageBuilder)
+			}
+			if b := p.Services[imageBuilder].Build; b == nil || b.Context != repoRoot || b.Dockerfile != "Dockerfile" {
+				t.Errorf("%s does not build ./Dockerfile: %+v", imageBuilder, b)
+			}
+			if name != imageBuilder && s.Build != nil {
+				t.Errorf("%s builds the image too; only %s should, or each build writes it again", name, imageBuilder)
 			}
 			flags := flagsOf(t, bin)
 			envNames := map[string]string{}
