@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/oci-epr/package-registry/internal/retry"
 )
 
 // PermanentError is a 4xx answer: the request is not retried.
@@ -22,21 +24,24 @@ func (e *PermanentError) Error() string {
 // get fetches u, retrying 5xx answers and network errors with exponential backoff, never 4xx.
 // The body is read up to limit bytes; more is an error.
 func (m *mirror) get(ctx context.Context, method, u string, limit int64) ([]byte, http.Header, error) {
-	delay := m.RetryDelay
-	for attempt := 0; ; attempt++ {
-		body, h, err := m.once(ctx, method, u, limit)
-		var perm *PermanentError
-		if err == nil || errors.As(err, &perm) || ctx.Err() != nil || attempt >= m.Retries {
-			return body, h, err
-		}
-		m.Log.Debug("retrying", "url", u, "attempt", attempt+1, "error", err)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-		delay *= 2
+	var body []byte
+	var h http.Header
+	p := retry.Policy{
+		First: m.RetryDelay, Max: max(m.RetryDelay, time.Minute), Tries: uint(max(m.Retries, 0)) + 1,
+		Retryable: func(err error) bool {
+			_, permanent := errors.AsType[*PermanentError](err)
+			return !permanent
+		},
+		OnRetry: func(err error, _ time.Duration) { m.Log.Debug("retrying", "url", u, "error", err) },
 	}
+	err := p.Do(ctx, func(actx context.Context) (err error) {
+		body, h, err = m.once(actx, method, u, limit)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, h, nil
 }
 
 func (m *mirror) once(ctx context.Context, method, u string, limit int64) ([]byte, http.Header, error) {

@@ -194,7 +194,7 @@ func (c *Client) plainHTTP(ctx context.Context) (bool, error) {
 	if httpErr == nil {
 		httpErr = fmt.Errorf("GET /v2/ answered %d", status)
 	}
-	return false, fmt.Errorf("oci: %s speaks neither HTTPS (%v) nor plain HTTP (%v)", c.host, httpsErr, httpErr)
+	return false, fmt.Errorf("oci: %s speaks neither HTTPS (%w) nor plain HTTP (%w)", c.host, httpsErr, httpErr)
 }
 
 func (c *Client) probe(ctx context.Context, scheme string) (int, error) {

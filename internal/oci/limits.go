@@ -52,7 +52,7 @@ func (e *LimitError) Unwrap() error { return ErrTooLarge }
 // pagesLimit turns oras-go's page bound error into a LimitError.
 func pagesLimit(err error, bound string, limit int) error {
 	if errors.Is(err, errdef.ErrTooManyPages) {
-		return fmt.Errorf("%w (%v)", &LimitError{Bound: bound, Limit: int64(limit)}, err)
+		return fmt.Errorf("%w (%w)", &LimitError{Bound: bound, Limit: int64(limit)}, err)
 	}
 	return err
 }

@@ -111,7 +111,7 @@ func checkManifestDescriptor(desc ocispec.Descriptor) error {
 func decodeManifest(raw []byte, mediaType string) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, fmt.Errorf("%w: %v", ErrUnsupportedManifest, err)
+		return m, fmt.Errorf("%w: %w", ErrUnsupportedManifest, err)
 	}
 	return m, checkManifest(m, mediaType)
 }
@@ -125,11 +125,11 @@ func checkManifest(m ocispec.Manifest, mediaType string) error {
 		return fmt.Errorf("%w: manifest says media type %q, the registry said %q", ErrUnsupportedManifest, m.MediaType, mediaType)
 	}
 	if err := m.Config.Digest.Validate(); err != nil {
-		return fmt.Errorf("%w: config: %v", ErrUnsupportedManifest, err)
+		return fmt.Errorf("%w: config: %w", ErrUnsupportedManifest, err)
 	}
 	for i, l := range m.Layers {
 		if err := l.Digest.Validate(); err != nil {
-			return fmt.Errorf("%w: layer %d: %v", ErrUnsupportedManifest, i, err)
+			return fmt.Errorf("%w: layer %d: %w", ErrUnsupportedManifest, i, err)
 		}
 		if l.Size < 0 {
 			return fmt.Errorf("%w: layer %d: negative size", ErrUnsupportedManifest, i)

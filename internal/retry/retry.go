@@ -19,6 +19,8 @@ type Policy struct {
 	Attempt time.Duration
 	// Budget bounds all attempts and pauses together; 0 tries until the context ends.
 	Budget time.Duration
+	// Tries bounds the number of attempts; 0 leaves it to the budget and the context.
+	Tries uint
 	// Retryable reports whether an error may go away on another attempt; nil retries every
 	// error. A non-retryable error is returned at once.
 	Retryable func(error) bool
@@ -40,7 +42,7 @@ func (p Policy) Do(ctx context.Context, fn func(context.Context) error) error {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
-	}, backoff.WithBackOff(p.Pauses()), backoff.WithMaxElapsedTime(p.Budget), backoff.WithNotify(p.OnRetry))
+	}, backoff.WithBackOff(p.Pauses()), backoff.WithMaxElapsedTime(p.Budget), backoff.WithMaxTries(p.Tries), backoff.WithNotify(p.OnRetry))
 	return err
 }
 

@@ -23,6 +23,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/oci-epr/package-registry/internal/retry"
 )
 
 // State says what part the upstream had in an answer.
@@ -209,30 +211,33 @@ const maxKeyBytes = 8 << 10
 // a JSON array).
 var errFinal = errors.New("final")
 
-// fetch gets one answer, retrying network errors and 5xx with a short backoff while the
-// budget lasts.
+// fetch gets one answer, retrying network errors and 5xx with a short backoff (three attempts)
+// while the budget lasts. When the budget ends during a pause, the last answer's error is
+// returned: it says more than the deadline does.
 func (c *Client) fetch(ctx context.Context, route, query string) ([]byte, error) {
 	target := c.Location(route, query)
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		body, outcome, err := c.get(ctx, target)
+	var body []byte
+	var last error
+	err := fetchPolicy.Do(ctx, func(actx context.Context) error {
+		var outcome string
+		body, outcome, last = c.get(actx, target)
 		c.metrics.requests.WithLabelValues(route, outcome).Inc()
-		if err == nil || errors.Is(err, errFinal) || attempt == 3 {
-			return body, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(backoff):
-		}
-		backoff *= 2
+		return last
+	})
+	if err != nil && last != nil && ctx.Err() != nil {
+		err = last
 	}
+	return body, err
 }
+
+// fetchPolicy retries what a retry can change: not a 4xx, not a body that is no JSON array.
+var fetchPolicy = retry.Policy{First: 100 * time.Millisecond, Max: 400 * time.Millisecond, Tries: 3,
+	Retryable: func(err error) bool { return !errors.Is(err, errFinal) }}
 
 func (c *Client) get(ctx context.Context, target string) (body []byte, outcome string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, "invalid", fmt.Errorf("%w: %v", errFinal, err)
+		return nil, "invalid", fmt.Errorf("%w: %w", errFinal, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "oci-epr-proxy")
@@ -245,7 +250,7 @@ func (c *Client) get(ctx context.Context, target string) (body []byte, outcome s
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		err := fmt.Errorf("upstream answered %d", resp.StatusCode)
 		if resp.StatusCode < 500 {
-			return nil, "http_error", fmt.Errorf("%w: %v", errFinal, err)
+			return nil, "http_error", fmt.Errorf("%w: %w", errFinal, err)
 		}
 		return nil, "http_error", err
 	}
