@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -176,7 +177,15 @@ type Indexer struct {
 	writeMu sync.Mutex
 	// snapshots are the bucket reads of the syncs under way (guarded by writeMu).
 	snapshots map[*snapshot]bool
+	// syncedOnce is set when RunResync's first pass has ended, failures included.
+	syncedOnce atomic.Bool
 }
+
+// SyncedOnce reports whether the first pass of RunResync has ended (whatever it found). Until
+// then a fresh indexer's bucket may lack what the registry holds, so the processes that report
+// readiness wait for it: a probe must not send traffic to a replica that would answer with less
+// than the registry holds (or with mock packages).
+func (ix *Indexer) SyncedOnce() bool { return ix.syncedOnce.Load() }
 
 // ErrClosed is returned by requests made after Close.
 var ErrClosed = errors.New("indexer closed")

@@ -185,6 +185,9 @@ func (ix *Indexer) RunResync(ctx context.Context, interval time.Duration) {
 		} else if ctx.Err() == nil {
 			ix.cfg.Log.Info("sync finished", "took", time.Since(start).Round(time.Millisecond))
 		}
+		if ctx.Err() == nil {
+			ix.syncedOnce.Store(true)
+		}
 		if interval <= 0 {
 			return
 		}

@@ -168,8 +168,12 @@ func searchTagDigests(client *oci.Client) func(ctx context.Context, repository s
 	}
 }
 
-// Ready reports whether events are being consumed.
-func (s *Indexer) Ready() bool { return s.ready.Load() }
+// Ready reports whether events are being consumed and the start-up resync has ended, so that a
+// fresh all-in-one is not sent traffic while its index still lacks what the registry holds.
+func (s *Indexer) Ready() bool {
+	ix := s.ix.Load()
+	return s.ready.Load() && ix != nil && ix.SyncedOnce()
+}
 
 // Blobs is where the indexer downloads zips; an API in the same process serves from it, so a zip
 // fetched to be parsed is not fetched again to be served.
