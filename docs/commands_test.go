@@ -33,6 +33,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
 const (
@@ -295,20 +297,19 @@ func devstackLog(work string) string {
 // waitServing waits until url answers 200: the dev stack's samples are indexed by then.
 func waitServing(t *testing.T, url, work string) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
+	defer func() {
+		if t.Failed() {
+			t.Log(devstackLog(work))
+		}
+	}()
+	testkit.Eventually(t, patience, "the dev stack serves "+url, func() bool {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the dev stack did not serve %s within %v%s", url, patience, devstackLog(work))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // buildBinaries builds every command once, stamped with testVersion.

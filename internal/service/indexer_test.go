@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oci-epr/package-registry/internal/devregistry"
@@ -29,16 +28,7 @@ func TestIndexerRecoversFromLostStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedNATS(t)
 	regCfg := oci.Config{Registry: "http://" + reg.Host()}
 	ix, err := StartIndexer(ctx, nc, IndexerOptions{Registry: regCfg, Repository: "packages", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {

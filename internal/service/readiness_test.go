@@ -40,16 +40,7 @@ func TestIndexerIsReadyOnlyAfterItsStartUpResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedNATS(t)
 	ix, err := StartIndexer(ctx, nc, IndexerOptions{Registry: oci.Config{Registry: "http://" + reg.Host()},
 		Repository: "packages", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -83,4 +74,21 @@ func releaseListing(release chan struct{}) {
 	default:
 		close(release)
 	}
+}
+
+// embeddedNATS starts an embedded JetStream server in t's temporary directory and connects to
+// it; both end with the test.
+func embeddedNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
