@@ -61,7 +61,9 @@ func (e *AnswerError) Error() string {
 }
 
 // Is makes a 404 answer ErrNotFound.
-func (e *AnswerError) Is(target error) bool { return target == ErrNotFound && e.Code == http.StatusNotFound }
+func (e *AnswerError) Is(target error) bool {
+	return target == ErrNotFound && e.Code == http.StatusNotFound
+}
 
 // Temporary reports whether err may go away if asked again: no answer at all (unreachable,
 // timed out, cut off) or an answer of 429 or 5xx. A 4xx (a bad filter, a refused token, a wrong
