@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/mirror"
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 func main() {
@@ -45,6 +47,10 @@ type options struct {
 	allowUnsigned bool
 	dryRun        bool
 	maxZipBytes   int64
+	wait          bool
+	waitTimeout   time.Duration
+	statusAddress string
+	statusToken   string
 	logLevel      string
 	logType       string
 }
@@ -76,6 +82,10 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.BoolVar(&o.allowUnsigned, "allow-unsigned", false, "with -verify-key, copy versions that have no signature instead of skipping them")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be copied, download and push nothing")
 	fs.Int64Var(&o.maxZipBytes, "max-zip-bytes", 512<<20, "largest zip downloaded")
+	fs.BoolVar(&o.wait, "wait", false, "after copying into -to-registry, wait until every version copied or present is served (asking -status-address); a version refused (with its rule and message) or not served within -wait-timeout fails the run")
+	fs.DurationVar(&o.waitTimeout, "wait-timeout", 5*time.Minute, "with -wait, how long to wait for every version to be served")
+	fs.StringVar(&o.statusAddress, "status-address", status.DefaultAddress, "with -wait, the base URL of the status routes (the metrics listener of the API or indexer, or the public address with -status-token)")
+	fs.StringVar(&o.statusToken, "status-token", "", "with -wait, the bearer token of the status routes (prefer EPR_STATUS_TOKEN)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.logType, "log-type", "dev", "log format: ecs (JSON lines) or dev (text)")
 	if err := flagenv.Parse(fs, args, lookup); err != nil {
@@ -93,6 +103,12 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	if o.parallelism < 1 {
 		return options{}, errors.New("-parallelism must be at least 1")
 	}
+	if o.wait && (o.toLayout != "" || o.dryRun) {
+		return options{}, errors.New("-wait needs versions pushed to -to-registry: not with -to-oci-layout or -dry-run")
+	}
+	if o.wait && o.waitTimeout <= 0 {
+		return options{}, errors.New("-wait-timeout must be positive")
+	}
 	return o, nil
 }
 
@@ -107,6 +123,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	if u, err := url.Parse(o.from); err == nil && u.User != nil && flagenv.InArgs(args, "from") {
 		log.Warn("-from carries credentials on the command line, visible in the process list; prefer " + flagenv.EnvName("from"))
+	}
+	if flagenv.InArgs(args, "status-token") {
+		log.Warn("-status-token is on the command line, visible in the process list; prefer " + flagenv.EnvName("status-token"))
 	}
 	var dest mirror.Destination
 	if o.toLayout != "" {
@@ -150,6 +169,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		s, err = mirror.RunLayout(ctx, o.fromLayout, mo)
 	default:
 		s, err = mirror.Run(ctx, mo)
+	}
+	if err == nil && o.wait {
+		wctx, cancel := context.WithTimeout(ctx, o.waitTimeout)
+		mirror.WaitServed(wctx, &s, status.Waiter{Asker: &status.Client{BaseURL: o.statusAddress, Token: o.statusToken}, Log: log})
+		cancel()
 	}
 	mirror.WriteSummary(stderr, s)
 	if err != nil {

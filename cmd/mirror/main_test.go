@@ -3,8 +3,10 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -13,7 +15,8 @@ func TestParseFlags(t *testing.T) {
 	}
 	defaults := func(f func(*options)) options {
 		o := options{from: "https://epr.elastic.co", to: oci.Config{Registry: "reg:5000", DockerConfig: oci.DefaultDockerConfig()},
-			repository: "packages", parallelism: 4, maxZipBytes: 512 << 20, logLevel: "info", logType: "dev"}
+			repository: "packages", parallelism: 4, maxZipBytes: 512 << 20, logLevel: "info", logType: "dev",
+			waitTimeout: 5 * time.Minute, statusAddress: status.DefaultAddress}
 		f(&o)
 		return o
 	}
@@ -42,6 +45,15 @@ func TestParseFlags(t *testing.T) {
 		}()},
 		{name: "directory source", args: []string{"-to-registry", "reg:5000", "-from-dir", "build/packages"},
 			want: defaults(func(o *options) { o.fromDir = "build/packages" })},
+		{name: "wait, the token from the environment",
+			args: []string{"-to-registry", "reg:5000", "-from-dir", "build", "-wait", "-wait-timeout", "30s", "-status-address", "http://api:9090"},
+			env:  map[string]string{"EPR_STATUS_TOKEN": "t0ken"},
+			want: defaults(func(o *options) {
+				o.fromDir, o.wait, o.waitTimeout, o.statusAddress, o.statusToken = "build", true, 30*time.Second, "http://api:9090", "t0ken"
+			})},
+		{name: "wait for a layout", args: []string{"-to-oci-layout", "d", "-wait"}, err: "-wait needs versions pushed to -to-registry"},
+		{name: "wait for a dry run", args: []string{"-to-registry", "r", "-wait", "-dry-run"}, err: "-wait needs"},
+		{name: "wait for no time", args: []string{"-to-registry", "r", "-wait", "-wait-timeout", "0s"}, err: "-wait-timeout"},
 		{name: "two destinations", args: []string{"-to-oci-layout", "d", "-to-registry", "r"}, err: "one of"},
 		{name: "parallelism", args: []string{"-to-registry", "r", "-parallelism", "0"}, err: "-parallelism"},
 		{name: "bad env value", args: []string{"-to-registry", "r"}, env: map[string]string{"EPR_DRY_RUN": "maybe"}, err: "-dry-run"},

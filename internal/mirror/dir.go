@@ -97,20 +97,20 @@ func copyLocal(ctx context.Context, o Options, named Result, zipData, sig []byte
 			return r
 		}
 	}
-	man, err := o.To.Manifest(ctx, pkg.Name, pkg.Version)
+	man, held, err := o.To.Manifest(ctx, pkg.Name, pkg.Version)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	if man != nil && holds(man.Layers, digest.FromBytes(zipData), sig != nil) {
-		r.Outcome = Present
+		r.Outcome, r.Digest = Present, held
 		return r
 	}
 	if o.DryRun {
 		r.Outcome = WouldCopy
 		return r
 	}
-	if r.Err = o.To.Push(ctx, pkg.Name, pkg.Version, zipData, sig, annotations); r.Err != nil {
+	if r.Digest, r.Err = o.To.Push(ctx, pkg.Name, pkg.Version, zipData, sig, annotations); r.Err != nil {
 		return r
 	}
 	r.Outcome = Copied

@@ -186,13 +186,13 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 		r.Err = err
 		return r
 	}
-	held, zipLayer, err := m.present(ctx, it, zipURL, docDigest, head, doc.SignaturePath != "")
+	held, zipLayer, heldDigest, err := m.present(ctx, it, zipURL, docDigest, head, doc.SignaturePath != "")
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	if held == same {
-		r.Outcome = Present
+		r.Outcome, r.Digest = Present, heldDigest
 		return r
 	}
 	if m.DryRun {
@@ -208,7 +208,7 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 	if held == unknown && digest.FromBytes(zipData) == zipLayer.Digest {
 		// Only the bytes could tell, and they are the same: nothing to push.
 		r.Bytes += int64(len(zipData))
-		r.Outcome = Present
+		r.Outcome, r.Digest = Present, heldDigest
 		return r
 	}
 	r.Bytes += int64(len(zipData))
@@ -235,8 +235,7 @@ func (m *mirror) copy(ctx context.Context, it item) (r Result) {
 	if etag := resp.Get("ETag"); etag != "" {
 		ann[AnnotationETag] = etag
 	}
-	if err := m.To.Push(ctx, it.Name, it.Version, zipData, sig, ann); err != nil {
-		r.Err = err
+	if r.Digest, r.Err = m.To.Push(ctx, it.Name, it.Version, zipData, sig, ann); r.Err != nil {
 		return r
 	}
 	r.Outcome = Copied
@@ -253,12 +252,19 @@ const (
 )
 
 // present applies the skip rule of the package documentation. docDigest is the digest of the
-// source's package document for the version.
-func (m *mirror) present(ctx context.Context, it item, zipURL, docDigest string, head http.Header, wantSig bool) (holding, *ocispec.Descriptor, error) {
-	man, err := m.To.Manifest(ctx, it.Name, it.Version)
+// source's package document for the version. It also returns the digest of the manifest the
+// destination holds.
+func (m *mirror) present(ctx context.Context, it item, zipURL, docDigest string, head http.Header, wantSig bool) (holding, *ocispec.Descriptor, digest.Digest, error) {
+	man, held, err := m.To.Manifest(ctx, it.Name, it.Version)
 	if err != nil || man == nil {
-		return absent, nil, err
+		return absent, nil, "", err
 	}
+	h, zipLayer := compare(man, zipURL, docDigest, head, wantSig)
+	return h, zipLayer, held, nil
+}
+
+// compare is present's decision over the manifest the destination holds.
+func compare(man *ocispec.Manifest, zipURL, docDigest string, head http.Header, wantSig bool) (holding, *ocispec.Descriptor) {
 	var zipLayer *ocispec.Descriptor
 	hasSig := false
 	for i, l := range man.Layers {
@@ -270,7 +276,7 @@ func (m *mirror) present(ctx context.Context, it item, zipURL, docDigest string,
 		}
 	}
 	if zipLayer == nil || (wantSig && !hasSig) {
-		return absent, nil, nil
+		return absent, nil
 	}
 	verdict := func(ok bool) holding {
 		if ok {
@@ -280,21 +286,21 @@ func (m *mirror) present(ctx context.Context, it item, zipURL, docDigest string,
 	}
 	etag := head.Get("ETag")
 	if d, ok := strings.CutPrefix(strings.Trim(etag, `"`), "sha256:"); ok {
-		return verdict("sha256:"+d == zipLayer.Digest.String()), zipLayer, nil
+		return verdict("sha256:"+d == zipLayer.Digest.String()), zipLayer
 	}
 	if etag != "" {
-		return verdict(man.Annotations[AnnotationETag] == etag), zipLayer, nil
+		return verdict(man.Annotations[AnnotationETag] == etag), zipLayer
 	}
 	length := head.Get("Content-Length")
 	sameSource := man.Annotations[AnnotationSource] == zipURL
 	if length != "" && length != fmt.Sprint(zipLayer.Size) {
-		return absent, zipLayer, nil
+		return absent, zipLayer
 	}
 	if recorded := man.Annotations[AnnotationDocument]; recorded != "" {
-		return verdict(sameSource && recorded == docDigest), zipLayer, nil
+		return verdict(sameSource && recorded == docDigest), zipLayer
 	}
 	if length != "" {
-		return verdict(sameSource), zipLayer, nil
+		return verdict(sameSource), zipLayer
 	}
-	return unknown, zipLayer, nil
+	return unknown, zipLayer
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 // Annotations written on every mirrored manifest; the indexer does not read them.
@@ -107,7 +110,17 @@ type Result struct {
 	// Bytes downloaded (zip and signature).
 	Bytes int64
 	Err   error
+	// Digest is the manifest digest the destination holds for the version: the one pushed
+	// (Copied) or found (Present).
+	Digest digest.Digest
+	// Served is how the wait for the version to be served ended (WaitServed); nil when not
+	// waited for.
+	Served *status.WaitResult
 }
+
+// NotServed reports whether the version was waited for and is not served: refused, or not
+// served when the wait ended.
+func (r Result) NotServed() bool { return r.Served != nil && r.Served.Verdict != status.Done }
 
 // Summary is the whole run.
 type Summary struct {
@@ -127,12 +140,16 @@ func (s Summary) Count(o Outcome) int {
 	return n
 }
 
-// Err joins the failures, nil when there were none.
+// Err joins the failures, and the versions waited for that are not served, nil when there
+// were none.
 func (s Summary) Err() error {
 	var errs []error
 	for _, r := range s.Results {
-		if r.Outcome == Failed {
+		switch {
+		case r.Outcome == Failed:
 			errs = append(errs, fmt.Errorf("%s-%s: %w", r.Name, r.Version, r.Err))
+		case r.NotServed():
+			errs = append(errs, fmt.Errorf("%s-%s: not served: %s", r.Name, r.Version, r.Served.Why()))
 		}
 	}
 	return errors.Join(errs...)

@@ -10,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 // Bar shows a terminal progress bar: versions done out of total, and bytes downloaded.
@@ -75,14 +76,39 @@ func WriteSummary(w io.Writer, s Summary) {
 	}
 	fmt.Fprintf(w, "copied %d, skipped as present %d, skipped unsigned %d, failed %d; %s read from the source in %s\n",
 		s.Count(Copied), s.Count(Present), s.Count(Unsigned), s.Count(Failed), HumanBytes(s.Bytes), s.Duration.Round(1e6))
+	if waited, served, refused := s.served(); waited > 0 {
+		fmt.Fprintf(w, "waited for %d: served %d, refused %d, not served in time %d\n", waited, served, refused, waited-served-refused)
+	}
 	for _, r := range s.Results {
-		switch r.Outcome {
-		case WouldCopy:
+		switch {
+		case r.Outcome == WouldCopy:
 			fmt.Fprintf(w, "would copy %s\n", r.label())
-		case Failed:
+		case r.Outcome == Failed:
 			fmt.Fprintf(w, "failed %s%s: %v\n", r.label(), ruleOf(r.Err), r.Err)
+		case r.NotServed() && r.Served.Verdict == status.Refused:
+			// The message names the rule and what the indexer's reader said.
+			fmt.Fprintf(w, "refused %s: %s\n", r.label(), r.Served.Message)
+		case r.NotServed():
+			fmt.Fprintf(w, "not served %s: %s\n", r.label(), r.Served.Why())
 		}
 	}
+}
+
+// served counts the versions waited for, those served and those refused.
+func (s Summary) served() (waited, served, refused int) {
+	for _, r := range s.Results {
+		if r.Served == nil {
+			continue
+		}
+		waited++
+		switch r.Served.Verdict {
+		case status.Done:
+			served++
+		case status.Refused:
+			refused++
+		}
+	}
+	return waited, served, refused
 }
 
 // label names a result: name-version, or only the name (a file name) while the version is not

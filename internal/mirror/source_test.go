@@ -169,17 +169,17 @@ func TestMirrorIsIdempotentWithoutETagOrLength(t *testing.T) {
 	// A version mirrored without the document's digest (by an older mirror): its bytes decide,
 	// and the same bytes are not pushed again.
 	v := versions[1]
-	if err := dest.Push(context.Background(), v.name, v.version, v.zip, nil,
+	if _, err := dest.Push(context.Background(), v.name, v.version, v.zip, nil,
 		map[string]string{mirror.AnnotationSource: src.srv.URL + v.path()}); err != nil {
 		t.Fatal(err)
 	}
-	before, err := dest.Manifest(context.Background(), v.name, v.version)
+	before, _, err := dest.Manifest(context.Background(), v.name, v.version)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src.zipGets.Store(0)
 	fourth := run(t, opts)
-	after, err := dest.Manifest(context.Background(), v.name, v.version)
+	after, _, err := dest.Manifest(context.Background(), v.name, v.version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestMirrorKeepsSourceCredentialsOnTheSource(t *testing.T) {
 
 	var annotations []string
 	for _, name := range []string{"plain", "redirected"} {
-		man, err := dest.Manifest(context.Background(), name, "1.0.0")
+		man, _, err := dest.Manifest(context.Background(), name, "1.0.0")
 		if err != nil || man == nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -34,6 +34,10 @@ type Client struct {
 	MaxBytes int64
 }
 
+// DefaultAddress is where the clients look for the status routes unless told: the metrics
+// listener of the dev stack (cmd/devstack -metrics-address), their default home.
+const DefaultAddress = "http://localhost:8090"
+
 // DefaultCallTimeout bounds one status call.
 const DefaultCallTimeout = 10 * time.Second
 
