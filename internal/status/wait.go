@@ -103,7 +103,12 @@ func (wt Waiter) ask(ctx context.Context, r *WaitResult) bool {
 	ps, err := wt.Asker.Package(ctx, r.Want.Name, Filter{Version: r.Want.Version})
 	if err != nil {
 		if ctx.Err() != nil {
-			return false // the wait's end, not the status's answer
+			// The wait's end, not the status's answer; unless nothing else was heard: a status
+			// that never answered in time is told as such.
+			if !r.Answered && r.Err == nil {
+				r.Err = err
+			}
+			return false
 		}
 		r.Err = err
 		if wt.Log != nil {
