@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # One image, three services: /usr/local/bin/{webhook,indexer,api}, plus /usr/local/bin/mirror (for
-# an air-gapped site, inside the fence) and /usr/local/bin/healthcheck. The list is
+# an air-gapped site, inside the fence), /usr/local/bin/package-registry-ctl (the status in a
+# terminal, e.g. through kubectl exec) and /usr/local/bin/healthcheck. The list is
 # deploy/image/binaries.txt, which the daemonless build (deploy/image, no Docker needed) reads too.
 # Needs BuildKit (the --mount cache options): Docker 23+ uses it by default; older engines need
 # DOCKER_BUILDKIT=1.
@@ -52,7 +53,7 @@ RUN mkdir -p /out/data/indexer /out/data/api
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION
 LABEL org.opencontainers.image.title="package-registry" \
-      org.opencontainers.image.description="Elastic Package Registry API served from packages stored as OCI artifacts: webhook, indexer, api, mirror and healthcheck." \
+      org.opencontainers.image.description="Elastic Package Registry API served from packages stored as OCI artifacts: webhook, indexer, api, mirror, package-registry-ctl and healthcheck." \
       org.opencontainers.image.version="${VERSION}"
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/data/ /var/lib/package-registry/

@@ -47,7 +47,7 @@ type Options struct {
 // Title and Description are the image's OCI title and description labels.
 const (
 	Title       = "package-registry"
-	Description = "Elastic Package Registry API served from packages stored as OCI artifacts: webhook, indexer, api, mirror and healthcheck."
+	Description = "Elastic Package Registry API served from packages stored as OCI artifacts: webhook, indexer, api, mirror, package-registry-ctl and healthcheck."
 )
 
 var validVersion = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
