@@ -61,8 +61,8 @@ func TestParseBlocks(t *testing.T) {
 func TestRewrite(t *testing.T) {
 	n := 0
 	r := &Rewriter{Bin: "/bin-dir", Ports: map[string]string{}, free: func() string { n++; return []string{"", "41000", "41001"}[n] }}
-	got := r.Rewrite("go build -o epr-mirror ./cmd/mirror\ngo run ./cmd/api -address localhost:8081 -proxy-to http://localhost:8080/\ncurl localhost:8081/health")
-	want := "ln -sf /bin-dir/epr-mirror epr-mirror\n/bin-dir/package-registry -address localhost:41000 -proxy-to http://localhost:41001/\ncurl localhost:41000/health"
+	got := r.Rewrite("go build -o epr-mirror ./cmd/mirror\ngo run ./cmd/api -address localhost:8081 -proxy-to http://localhost:8080/\ncurl localhost:8081/health\ngo run ./cmd/package-registry-ctl status -address http://localhost:8081")
+	want := "ln -sf /bin-dir/epr-mirror epr-mirror\n/bin-dir/package-registry -address localhost:41000 -proxy-to http://localhost:41001/\ncurl localhost:41000/health\n/bin-dir/package-registry-ctl status -address http://localhost:41000"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

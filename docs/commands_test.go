@@ -51,7 +51,7 @@ const (
 // binaries built from ./cmd, by the name the documents call them.
 var binaries = map[string]string{
 	"devstack": "devstack", "api": "package-registry", "mirror": "epr-mirror", "loadgen": "loadgen",
-	"webhook": "webhook", "indexer": "indexer",
+	"webhook": "webhook", "indexer": "indexer", "package-registry-ctl": "package-registry-ctl",
 }
 
 // Block is one fenced shell block of a document.
@@ -119,8 +119,8 @@ type Rewriter struct {
 }
 
 var (
-	goRun    = regexp.MustCompile(`\bgo run \./cmd/([a-z]+)`)
-	goBuild  = regexp.MustCompile(`\bgo build -o (\S+) \./cmd/([a-z]+)`)
+	goRun    = regexp.MustCompile(`\bgo run \./cmd/([a-z][a-z-]*)`)
+	goBuild  = regexp.MustCompile(`\bgo build -o (\S+) \./cmd/([a-z][a-z-]*)`)
 	hostPort = regexp.MustCompile(`\blocalhost:(\d{2,5})\b`)
 )
 

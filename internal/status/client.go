@@ -150,13 +150,20 @@ func (c *Client) get(ctx context.Context, path string, f Filter, out any) error 
 	if err != nil {
 		return fmt.Errorf("status: GET %s: reading the answer: %w", shown, err)
 	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
-		return &AnswerError{URL: shown, Code: resp.StatusCode, Message: serverMessage(body)}
+		e := &AnswerError{URL: shown, Code: resp.StatusCode, Message: serverMessage(body)}
+		if e.Code == http.StatusNotFound && mt != "application/json" {
+			// The routes answer 404 in JSON (an unknown repository); anything else is a server
+			// without them.
+			e.Message += " (no status routes at this address: give the metrics listener of an API, indexer or all-in-one)"
+		}
+		return e
 	}
 	if int64(len(body)) > limit {
 		return &permanentError{shown, fmt.Errorf("answer over %d bytes", limit)}
 	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+	if mt != "application/json" {
 		return &permanentError{shown, fmt.Errorf("answer of type %q, not JSON: is this the status address?", mt)}
 	}
 	if err := json.Unmarshal(body, out); err != nil {

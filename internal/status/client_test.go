@@ -87,6 +87,8 @@ func TestClientErrors(t *testing.T) {
 		case "/status/packages/huge":
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"name":"`+strings.Repeat("x", 4<<10)+`"}`)
+		case "/status/packages/gone":
+			http.NotFound(w, r)
 		case "/status/packages/slow":
 			select { // answers only when the test ends: the call's deadline must end it
 			case <-release:
@@ -116,6 +118,7 @@ func TestClientErrors(t *testing.T) {
 		{name: "429: worth another try", c: &status.Client{BaseURL: odd.URL}, pkg: "busy", temporary: true, contains: []string{"429", "slow down"}},
 		{name: "not JSON: the wrong address", c: &status.Client{BaseURL: odd.URL}, pkg: "html", contains: []string{"not JSON", "status address"}},
 		{name: "answer beyond the bound", c: &status.Client{BaseURL: odd.URL, MaxBytes: 1 << 10}, pkg: "huge", contains: []string{"over 1024 bytes"}},
+		{name: "no status routes there", c: &status.Client{BaseURL: odd.URL}, pkg: "gone", contains: []string{"404", "no status routes at this address"}},
 		{name: "unreachable", c: &status.Client{BaseURL: closed.URL, Token: token}, pkg: "nginx", temporary: true, contains: []string{closed.URL + "/status/packages/nginx"}},
 		{name: "slow server: the call's deadline ends it", c: &status.Client{BaseURL: odd.URL, Token: token, Timeout: 100 * time.Millisecond},
 			pkg: "slow", temporary: true, contains: []string{odd.URL + "/status/packages/slow", "deadline exceeded"}},
