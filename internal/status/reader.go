@@ -178,9 +178,17 @@ func (r Reader) tags(entries map[string][]byte, f Filter) ([]Tag, int, error) {
 			continue
 		}
 		if r.Index != nil && t.Name != "" && (t.State == Served || t.State == Failing) {
-			if repo, tag, digest, ok := r.Index.Served(t.Name, t.Version); ok && repo == t.Repository && tag == t.Tag {
+			repo, tag, digest, ok := r.Index.Served(t.Name, t.Version)
+			switch {
+			case ok && repo == t.Repository && tag == t.Tag:
 				inSync := digest == t.Digest
 				t.IndexDigest, t.InSync = digest, &inSync
+			case t.State == Served:
+				// The indexer serves this tag's copy and this process does not (yet): it has not
+				// applied the write, or still serves the other layout's copy. A wait asking this
+				// process must not take the indexer's word for what it serves.
+				inSync := false
+				t.InSync = &inSync
 			}
 		}
 		tags = append(tags, t)

@@ -126,6 +126,26 @@ func TestReaderOrdersProblemsFirstAndFillsWhatTheIndexServes(t *testing.T) {
 	}
 }
 
+// A served tag that the answering process does not serve (not applied yet, or the other
+// layout's copy still served) is not in sync.
+func TestServedTagNotYetServedHereIsNotInSync(t *testing.T) {
+	m := NewMemory()
+	put(t, m, TagKey(Tag{Repository: "p/nginx", Tag: "1.0.0", Name: "nginx", Version: "1.0.0", State: Served}),
+		Tag{Repository: "p/nginx", Tag: "1.0.0", Name: "nginx", Version: "1.0.0", State: Served, Digest: "sha256:a"})
+	put(t, m, TagKey(Tag{Repository: "p/nginx", Tag: "2.0.0", Name: "nginx", Version: "2.0.0", State: Served}),
+		Tag{Repository: "p/nginx", Tag: "2.0.0", Name: "nginx", Version: "2.0.0", State: Served, Digest: "sha256:b"})
+	r := Reader{Store: m, Index: servedIndex{"nginx@2.0.0": {"p", "nginx-2.0.0", "sha256:c"}}}
+	p, err := r.Package(context.Background(), "nginx", Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range p.Tags {
+		if tg.InSync == nil || *tg.InSync || tg.IndexDigest != "" {
+			t.Errorf("%s: in sync %v, index digest %q; want not in sync, no digest", tg.Tag, tg.InSync, tg.IndexDigest)
+		}
+	}
+}
+
 func TestClip(t *testing.T) {
 	long := string(make([]byte, MaxText*2))
 	if got := Clip(long); len(got) > MaxText {

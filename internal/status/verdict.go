@@ -59,7 +59,11 @@ func Decide(ps PackageStatus, w Want) (Verdict, string) {
 		switch t.State {
 		case Served:
 			if t.InSync != nil && !*t.InSync {
-				waiting = append(waiting, at+" is served by the indexer with digest "+t.Digest+", but the answering process still serves "+orUnknown(t.IndexDigest))
+				here := "does not serve it yet"
+				if t.IndexDigest != "" {
+					here = "still serves " + t.IndexDigest
+				}
+				waiting = append(waiting, at+" is served by the indexer with digest "+orUnknown(t.Digest)+", but the answering process "+here)
 				continue
 			}
 			served = append(served, "served from "+at+" (digest "+orUnknown(t.Digest)+")")
