@@ -156,6 +156,12 @@ func TestMirrorIsIdempotentWithoutETagOrLength(t *testing.T) {
 	if src.zipGets.Load() != 0 || src.docGets.Load() != 6 {
 		t.Fatalf("second run downloaded %d zips and %d documents; want 0 and 6", src.zipGets.Load(), src.docGets.Load())
 	}
+	// What -wait waits for: the manifest digest held, pushed by the first run, found by the second.
+	for i, r := range second.Results {
+		if r.Digest == "" || r.Digest != first.Results[i].Digest {
+			t.Fatalf("%s-%s: digest %q after the second run, %q pushed by the first", r.Name, r.Version, r.Digest, first.Results[i].Digest)
+		}
+	}
 
 	// The source's package changes under the same version: copied again.
 	src.mu.Lock()
