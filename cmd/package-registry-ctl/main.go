@@ -63,7 +63,7 @@ func defaultGlobals() globals {
 
 // register defines the globals on fs with d as their defaults.
 func (g *globals) register(fs *flag.FlagSet, d globals) {
-	fs.StringVar(&g.address, "address", d.address, "base URL of the status routes: the metrics listener of the API, indexer or all-in-one (the dev stack's: "+status.DefaultAddress+"), or the public address when it serves them with a token")
+	fs.StringVar(&g.address, "address", d.address, "base URL of the status routes: the metrics listener of the API, indexer or all-in-one (the default is the dev stack's), or the public address when it serves them (-status-public) with a token")
 	fs.StringVar(&g.token, "token", d.token, "bearer token of the status routes (needed on the public address); prefer EPR_TOKEN, or EPR_STATUS_TOKEN, the server's")
 	fs.StringVar(&g.logLevel, "log-level", d.logLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&g.logType, "log-type", d.logType, "log format: ecs (JSON lines) or dev (text)")
