@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,7 @@ const LargeRecordsBucket = "package-records"
 // Mismatch is one setting of an existing shared resource that differs from this process's
 // settings; the set-up left the resource as it is.
 type Mismatch struct {
-	// Resource is "stream", "consumer", "bucket" or "object_store".
+	// Resource is "stream", "consumer", "bucket", "object_store" or "status_bucket".
 	Resource string
 	// Setting is "replicas", "storage", "retention", "max_age", "discard", "duplicates",
 	// "subjects" or "history".
@@ -229,6 +230,33 @@ func BucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
 	}
 }
 
+// Bounds of the status bucket. An entry is small (status.MaxText clips its texts), so a value
+// beyond StatusMaxValue is a fault, refused by the server; StatusMaxBytes keeps a registry of
+// 50,000 tags (about 30 MiB of entries) from making the bucket big. A put beyond either is
+// refused, logged and counted by the indexer, and never holds up indexing. Deleted entries
+// leave markers that expire after StatusMarkerTTL.
+const (
+	StatusMaxValue  = 16 << 10
+	StatusMaxBytes  = 256 << 20
+	StatusMarkerTTL = time.Hour
+)
+
+// StatusBucketConfig is the status bucket as a process with opts creates it: one value per key,
+// file storage, the replicas of the index bucket.
+func StatusBucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
+	opts = opts.withDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:         StatusBucket,
+		Description:    "Indexing status: per tag, per repository, the indexer's and each API replica's report",
+		History:        1,
+		MaxValueSize:   StatusMaxValue,
+		MaxBytes:       StatusMaxBytes,
+		LimitMarkerTTL: StatusMarkerTTL,
+		Storage:        jetstream.FileStorage,
+		Replicas:       opts.Replicas,
+	}
+}
+
 // bindOrCreate binds to a resource, creates it when it is missing (notFound), and binds again
 // when another process created it in between (exists). created is called after a creation.
 func bindOrCreate[T any](bind, create func() (T, error), notFound, exists error, created func()) (T, error) {
@@ -305,6 +333,47 @@ func (s Setup) Bucket(ctx context.Context) (jetstream.KeyValue, error) {
 		return nil, fmt.Errorf("bucket %s: %w", PackagesBucket, err)
 	}
 	return kv, s.checkBucket(ctx, kv, want)
+}
+
+// StatusBucket creates the status bucket when it is missing, else binds to it as it is. The
+// indexer owns it, as it owns the index bucket.
+func (s Setup) StatusBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	want := StatusBucketConfig(s.Options)
+	kv, err := bindOrCreate(
+		func() (jetstream.KeyValue, error) { return s.JS.KeyValue(ctx, StatusBucket) },
+		func() (jetstream.KeyValue, error) { return s.JS.CreateKeyValue(ctx, want) },
+		jetstream.ErrBucketNotFound, jetstream.ErrBucketExists, s.created("key-value bucket", StatusBucket, want.Replicas))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", StatusBucket, err)
+	}
+	return kv, s.checkStatusBucket(ctx, kv, want)
+}
+
+// ErrStatusBucketMissing means the status bucket does not exist yet; the indexer creates it.
+var ErrStatusBucketMissing = errors.New("the status bucket does not exist yet; the indexer creates it (waiting for it)")
+
+// BindStatusBucket binds to the status bucket, which the indexer creates; ErrStatusBucketMissing
+// while it does not exist. An API replica uses it, as BindBucket.
+func (s Setup) BindStatusBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.JS.KeyValue(ctx, StatusBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("bucket %s: %w", StatusBucket, ErrStatusBucketMissing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", StatusBucket, err)
+	}
+	return kv, s.checkStatusBucket(ctx, kv, StatusBucketConfig(s.Options))
+}
+
+func (s Setup) checkStatusBucket(ctx context.Context, kv jetstream.KeyValue, want jetstream.KeyValueConfig) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", StatusBucket, err)
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		s.report("status_bucket", StatusBucket, bucketChecks(want, bs.StreamInfo().Config))
+	}
+	return nil
 }
 
 // ErrBucketMissing means the index bucket does not exist yet; the indexer creates it.
