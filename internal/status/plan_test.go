@@ -228,8 +228,8 @@ func TestPublisherWritesChangesOnlyAndARestartNothing(t *testing.T) {
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"GET https://user:pw@reg.example/v2/x?token=s3cret: 401": "GET https://[redacted]@reg.example/v2/x?[redacted]: 401",
-		"manifest.yml: is this right?":                          "manifest.yml: is this right?",
-		"http://reg:5000/v2/":                                   "http://reg:5000/v2/",
+		"manifest.yml: is this right?":                           "manifest.yml: is this right?",
+		"http://reg:5000/v2/":                                    "http://reg:5000/v2/",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
