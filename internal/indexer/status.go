@@ -36,7 +36,7 @@ type tagFacts struct {
 }
 
 // notAPackageTag is the message of a tag that names no package version.
-const notAPackageTag = "the tag names no package version (<version> in <base>/<name>, <name>-<version> in <base>)"
+const notAPackageTag = "the tag names no package version (a per-package repository tags versions, the single repository name-version)"
 
 // tagStatus decides a listed tag's status; ok is false for tags that get no entry: attachments
 // (signatures, attestations, SBOMs, referrers fallback tags) belong to the tag they are

@@ -22,6 +22,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/retry"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
@@ -86,7 +87,17 @@ type Indexer struct {
 	cancel     context.CancelFunc
 	done       sync.WaitGroup
 	ix         atomic.Pointer[indexer.Indexer]
+	// status is the status bucket once set up; the indexer writes it.
+	status        *statusStore
+	statusMetrics *status.PublisherMetrics
+	// pub writes the status once the bucket is set up.
+	pub           atomic.Pointer[status.Publisher]
+	streamPending prometheus.Gauge
 }
+
+// StatusReader answers status queries in this process, from the status bucket (ErrStatusNotReady
+// until it is set up).
+func (s *Indexer) StatusReader() status.Reader { return status.Reader{Store: s.status} }
 
 // BlobDir is the blob cache directory under a data directory.
 func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }
@@ -138,8 +149,16 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Indexer{opts: opts, db: db, source: src, tagDigests: tagDigests, blobs: &oci.Blobs{Cache: cache, Fetcher: src}, cancel: cancel}
+	s := &Indexer{opts: opts, db: db, source: src, tagDigests: tagDigests, blobs: &oci.Blobs{Cache: cache, Fetcher: src}, cancel: cancel,
+		status: &statusStore{}}
 	metrics := indexer.NewMetrics(opts.Metrics)
+	s.statusMetrics = status.NewPublisherMetrics(opts.Metrics)
+	if s.streamPending, err = registerGauge(opts.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_indexer_stream_pending",
+		Help: "Events in the stream the indexer has not handled yet (its consumer's pending and unacknowledged events)."})); err != nil {
+		cancel()
+		db.Close()
+		return nil, err
+	}
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
 }
@@ -205,7 +224,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	// what is missing and binds to what exists, never changing how durable it is.
 	setup := events.Setup{JS: js, Options: s.opts.Stream, Log: log, Metrics: setupMetrics}
 	var cons jetstream.Consumer
-	var kv jetstream.KeyValue
+	var kv, statusKV jetstream.KeyValue
 	ensure := func(ctx context.Context) error {
 		if _, err := setup.Stream(ctx); err != nil {
 			return err
@@ -214,11 +233,31 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		if cons, err = setup.Consumer(ctx); err != nil {
 			return err
 		}
-		kv, err = setup.Bucket(ctx)
+		if kv, err = setup.Bucket(ctx); err != nil {
+			return err
+		}
+		statusKV, err = setup.StatusBucket(ctx)
 		return err
 	}
-	if retryUntilReady(ctx, log, "event stream and index bucket", ensure) != nil {
+	if retryUntilReady(ctx, log, "event stream, index and status buckets", ensure) != nil {
 		return // ctx ended
+	}
+	// What the indexer concludes is published for people (internal/status): seeded from the
+	// bucket first, so that a restart rewrites nothing unchanged.
+	pub := &status.Publisher{Log: log, Metrics: s.statusMetrics}
+	if retryUntilReady(ctx, log, "status bucket", func(ctx context.Context) error {
+		kvs, err := status.NewKV(ctx, statusKV, 0)
+		if err != nil {
+			return err
+		}
+		pub.Store = kvs
+		if err := pub.Seed(ctx); err != nil {
+			return err
+		}
+		s.status.kv.Store(kvs)
+		return nil
+	}) != nil {
+		return
 	}
 	ix := indexer.New(indexer.Config{
 		Layout:   indexer.Layout{Base: s.opts.Repository},
@@ -239,8 +278,12 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Debounce:         10 * time.Millisecond,
 		Log:              log,
 		Metrics:          metrics,
+		Status:           pub,
 	})
 	s.ix.Store(ix)
+	pub.Facts = indexerFacts(cons, kv, s.streamPending, ix.StatusFacts)
+	s.pub.Store(pub)
+	s.done.Go(func() { pub.Run(ctx) })
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
 	log.Info("indexer consuming events", "registry", s.source.Host(), "repository", s.opts.Repository)
 	for ctx.Err() == nil {

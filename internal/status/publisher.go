@@ -30,11 +30,13 @@ type Publisher struct {
 	// ReportEvery by Run.
 	Facts func(ctx context.Context) Indexer
 
-	mu    sync.Mutex
-	tags  map[string]map[string]Tag // repository → tag → its status
-	repos map[string]Repository
-	dirty map[string]bool // keys to write (put or delete) as tags and repos say
-	wake  chan struct{}
+	// flushMu serialises Flush: two writers of one key would write it twice.
+	flushMu sync.Mutex
+	mu      sync.Mutex
+	tags    map[string]map[string]Tag // repository → tag → its status
+	repos   map[string]Repository
+	dirty   map[string]bool // keys to write (put or delete) as tags and repos say
+	wake    chan struct{}
 }
 
 // PublisherMetrics are the status' metrics.
@@ -51,11 +53,19 @@ func NewPublisherMetrics(reg prometheus.Registerer) *PublisherMetrics {
 		WriteRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "epr_indexer_status_writes_refused_total",
 			Help: "Status entries the status bucket refused (beyond its size bounds); each is logged with its key."}),
 	}
+	if reg != nil {
+		// Parts of one process (or of one test) may share a metrics registry: the metrics
+		// registered first are used.
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(m.Tags); errors.As(err, &are) {
+			m.Tags = are.ExistingCollector.(*prometheus.GaugeVec)
+		}
+		if err := reg.Register(m.WriteRefused); errors.As(err, &are) {
+			m.WriteRefused = are.ExistingCollector.(prometheus.Counter)
+		}
+	}
 	for _, s := range States {
 		m.Tags.WithLabelValues(string(s))
-	}
-	if reg != nil {
-		reg.MustRegister(m.Tags, m.WriteRefused)
 	}
 	return m
 }
@@ -221,6 +231,8 @@ func (p *Publisher) reportIndexer(ctx context.Context) {
 // never missing. It stops at the first error other than a refused entry (the store is away) and
 // keeps the rest for the next call.
 func (p *Publisher) Flush(ctx context.Context) error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
 	p.mu.Lock()
 	p.init()
 	keys := slices.Sorted(maps.Keys(p.dirty))
