@@ -43,7 +43,7 @@ type APIOptions struct {
 	// ReplicaID names this replica in the status (empty: DefaultReplicaID).
 	ReplicaID string
 	Log       *slog.Logger
-	Metrics prometheus.Registerer
+	Metrics   prometheus.Registerer
 }
 
 // API is a running API replica: its store, its HTTP server and the follower that keeps both in
