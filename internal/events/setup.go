@@ -231,13 +231,14 @@ func BucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
 }
 
 // Bounds of the status bucket. An entry is small (status.MaxText clips its texts), so a value
-// beyond StatusMaxValue is a fault, refused by the server; StatusMaxBytes keeps a registry of
-// 50,000 tags (about 30 MiB of entries) from making the bucket big. A put beyond either is
+// beyond StatusMaxValue is a fault, refused by the server; StatusMaxBytes keeps the bucket small
+// (an entry takes about 330 bytes stored: 10,000 tags take 3.5 MB, 50,000 about 17 MB; the bound
+// holds about 200,000). A put beyond either is
 // refused, logged and counted by the indexer, and never holds up indexing. Deleted entries
 // leave markers that expire after StatusMarkerTTL.
 const (
 	StatusMaxValue  = 16 << 10
-	StatusMaxBytes  = 256 << 20
+	StatusMaxBytes  = 64 << 20
 	StatusMarkerTTL = time.Hour
 )
 

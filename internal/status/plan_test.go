@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var (
@@ -234,5 +237,33 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestPublisherCountsRefusedEntriesAndTagsByState(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Memory: NewMemory()}
+	m := NewPublisherMetrics(prometheus.NewRegistry())
+	p := &Publisher{Store: store, Metrics: m}
+	p.Report(Report{Repository: "p/nginx", At: t0, Listed: true, TagsListed: 2, Tags: []Tag{
+		served("1.0.0", "sha256:a"), with(served("1.1.0", "sha256:b"), func(t *Tag) { t.State = Rejected })}})
+	store.fail = fmt.Errorf("%w: test", ErrTooBig)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatalf("a refused entry stopped the writes: %v", err)
+	}
+	if got := testutil.ToFloat64(m.WriteRefused); got != 3 {
+		t.Errorf("refused entries counted %v, want 3", got)
+	}
+	store.fail = nil
+	if err := p.Flush(ctx); err != nil || store.puts != 0 {
+		t.Errorf("refused entries written again: %d puts, %v", store.puts, err)
+	}
+	p.reportIndexer(ctx)
+	if testutil.ToFloat64(m.Tags.WithLabelValues("served")) != 1 || testutil.ToFloat64(m.Tags.WithLabelValues("rejected")) != 1 ||
+		testutil.ToFloat64(m.Tags.WithLabelValues("failing")) != 0 {
+		t.Error("epr_indexer_tags by state")
+	}
+	if _, ok := store.Snapshot()[KeyIndexer]; !ok {
+		t.Error("no indexer entry")
 	}
 }
