@@ -267,3 +267,23 @@ func TestPublisherCountsRefusedEntriesAndTagsByState(t *testing.T) {
 		t.Error("no indexer entry")
 	}
 }
+
+// Redact never fails, leaves no user info before a host, and is stable.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"GET https://user:pw@reg.example/v2/x?token=s3cret: 401", "no url", "http://a@b@c/?", "x://", "https://h?q"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Redact(s)
+		if Redact(r) != r {
+			t.Errorf("Redact(%q) = %q, again %q", s, r, Redact(r))
+		}
+		for _, u := range urls.FindAllString(r, -1) {
+			_, rest, _ := strings.Cut(u, "://")
+			host, _, _ := strings.Cut(rest, "/")
+			if at := strings.LastIndexByte(host, '@'); at >= 0 && host[:at] != "[redacted]" {
+				t.Errorf("Redact(%q) = %q keeps user info %q", s, r, host[:at])
+			}
+		}
+	})
+}

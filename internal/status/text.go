@@ -14,7 +14,7 @@ var urls = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 func Redact(s string) string {
 	return urls.ReplaceAllStringFunc(s, func(u string) string {
 		// Punctuation after a URL ("GET https://…/x: 401") is the sentence's.
-		trimmed := strings.TrimRight(u, ":,.;)]")
+		trimmed := strings.TrimRight(u, ":,.;)")
 		tail := u[len(trimmed):]
 		u = trimmed
 		scheme, rest, _ := strings.Cut(u, "://")
