@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,11 +95,12 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	failingSpec := packagetest.Prerelease()
 	failingZip := packagetest.Build(failingSpec)
 	failingBlob := fmt.Sprintf("/blobs/sha256:%x", sha256.Sum256(failingZip))
+	var recovered atomic.Bool
 	s := startStackWith(t, stackOptions{hooks: WebhookOptions{Token: testToken}, requireSignatures: true, resync: 10 * time.Minute,
 		registryProxy: func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch {
-				case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, failingBlob):
+				case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, failingBlob) && !recovered.Load():
 					http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`, http.StatusServiceUnavailable)
 				case strings.HasPrefix(r.URL.Path, "/v2/packages/locked/"):
 					http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
@@ -212,6 +214,20 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 		t.Errorf("indexer: %+v", overall.Indexer)
 	}
 	logJSON(t, "indexer", overall.Indexer)
+
+	// A failing tag is served once the registry answers again (here: a full reconcile, as the
+	// resync or a redelivered event would run).
+	recovered.Store(true)
+	if err := s.all.Indexer.ix.Load().Reconcile(ctx, "packages/"+failingSpec.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitTag(t, api, "packages/"+failingSpec.Name, failingSpec.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.Error == "" })
+
+	// The per-package copy goes: the single repository's copy is served instead.
+	if err := s.client.DeleteTag(ctx, "packages/"+both.Name, both.Version); err != nil {
+		t.Fatal(err)
+	}
+	waitTag(t, api, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.ShadowedBy == "" })
 
 	// A deleted tag leaves the status, and a repository left without tags too.
 	if err := s.client.DeleteTag(ctx, "packages/"+unsigned.Name, unsigned.Version); err != nil {
