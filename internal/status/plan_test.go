@@ -268,6 +268,38 @@ func TestPublisherCountsRefusedEntriesAndTagsByState(t *testing.T) {
 	}
 }
 
+// A status bucket that lost entries, or holds some not written by the indexer, is written
+// again as the Publisher decided.
+func TestPublisherVerifyRepairsTheStore(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Memory: NewMemory()}
+	p := &Publisher{Store: store}
+	p.Report(Report{Repository: "p/nginx", At: t0, Listed: true, TagsListed: 2, Tags: []Tag{served("1.0.0", "sha256:a"), served("1.1.0", "sha256:b")}})
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := store.Snapshot()
+	_ = store.Memory.Delete(ctx, TagKey(served("1.0.0", "")))
+	_ = store.Memory.Put(ctx, TagKey(served("9.9.9", "")), []byte(`{}`))
+	_ = store.Memory.Put(ctx, RepositoryKey("p/nginx"), []byte(`{"repository":"p/nginx"}`))
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Snapshot(); !equalJSON(got, want) {
+		t.Errorf("after verify:\n got %s\nwant %s", got, want)
+	}
+	puts, dels := store.puts, store.dels
+	if err := p.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil || store.puts != puts || store.dels != dels {
+		t.Errorf("a store as decided was written again: %v", err)
+	}
+}
+
 // Redact never fails, leaves no user info before a host, and is stable.
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{"GET https://user:pw@reg.example/v2/x?token=s3cret: 401", "no url", "http://a@b@c/?", "x://", "https://h?q"} {

@@ -127,6 +127,54 @@ func (p *Publisher) Seed(ctx context.Context) error {
 	return nil
 }
 
+// VerifyEvery is how often Run compares the store with what the Publisher last decided, and
+// writes again what differs: a status bucket lost or changed behind the indexer's back (a NATS
+// store reset) is repaired, as the resync repairs the index bucket.
+const VerifyEvery = 10 * time.Minute
+
+// Verify reads the store's tag and repository entries and marks for writing every one that
+// differs from what the Publisher holds: missing, changed, or not its own.
+func (p *Publisher) Verify(ctx context.Context) error {
+	stored := map[string][]byte{}
+	for _, f := range []string{FilterTags, FilterRepos} {
+		entries, err := p.Store.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		maps.Copy(stored, entries)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.init()
+	want := map[string]bool{}
+	for _, tags := range p.tags {
+		for _, t := range tags {
+			want[TagKey(t)] = true
+		}
+	}
+	for repo := range p.repos {
+		want[RepositoryKey(repo)] = true
+	}
+	n := 0
+	for k := range want {
+		if v, ok := stored[k]; !ok || string(v) != string(p.valueLocked(k)) {
+			p.dirty[k] = true
+			n++
+		}
+	}
+	for k := range stored {
+		if !want[k] {
+			p.dirty[k] = true
+			n++
+		}
+	}
+	if n > 0 {
+		p.Log.Warn("the status bucket differs from what the indexer wrote; writing it again", "entries", n)
+		p.signal()
+	}
+	return nil
+}
+
 // Report takes what a reconcile concluded. It never waits for the store.
 func (p *Publisher) Report(r Report) {
 	p.mu.Lock()
@@ -188,6 +236,8 @@ func (p *Publisher) Run(ctx context.Context) {
 	p.mu.Unlock()
 	tick := time.NewTicker(ReportEvery)
 	defer tick.Stop()
+	verify := time.NewTicker(VerifyEvery)
+	defer verify.Stop()
 	p.reportIndexer(ctx)
 	for {
 		select {
@@ -196,8 +246,12 @@ func (p *Publisher) Run(ctx context.Context) {
 		case <-wake:
 		case <-tick.C:
 			p.reportIndexer(ctx)
+		case <-verify.C:
+			if err := p.Verify(ctx); err != nil && ctx.Err() == nil {
+				p.Log.Warn("reading the status bucket to verify it failed", "err", err)
+			}
 		}
-		p.Flush(ctx)
+		_ = p.Flush(ctx)
 	}
 }
 
