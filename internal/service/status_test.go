@@ -14,11 +14,13 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/oci-epr/package-registry/internal/api"
 	"github.com/oci-epr/package-registry/internal/devregistry"
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
@@ -116,7 +118,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	api, ixr := s.all.StatusReader(), s.all.Indexer.StatusReader()
+	replica, ixr := s.all.StatusReader(), s.all.Indexer.StatusReader()
 
 	served := packagetest.Integration()
 	push("packages/"+served.Name, served.Version, packagetest.Build(served), testSignature)
@@ -131,7 +133,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	push("packages/"+unsigned.Name, unsigned.Version, packagetest.Build(unsigned), nil)
 	both := packagetest.InputPackage()
 	push("packages", both.Name+"-"+both.Version, packagetest.Build(both), testSignature)
-	waitTag(t, api, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Served })
+	waitTag(t, replica, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Served })
 	push("packages/"+both.Name, both.Version, packagetest.Build(both), testSignature)
 	pushOther(t, ctx, s.reg.Host(), "packages/thing", "1.0.0", "application/vnd.example.thing.v1")
 	if err := s.client.Tag(ctx, "packages/"+served.Name, served.Version, "latest"); err != nil {
@@ -143,15 +145,15 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	push("packages/locked", locked.Version, packagetest.Build(locked), testSignature)
 
 	got := map[string]status.Tag{}
-	got["served"] = waitTag(t, api, "packages/"+served.Name, served.Version, func(tg status.Tag) bool {
+	got["served"] = waitTag(t, replica, "packages/"+served.Name, served.Version, func(tg status.Tag) bool {
 		return tg.State == status.Served && tg.InSync != nil && *tg.InSync
 	})
-	got["rejected"] = waitTag(t, api, "packages/bad", "1.0.0", func(tg status.Tag) bool { return tg.State == status.Rejected })
-	got["awaiting_signature"] = waitTag(t, api, "packages/"+unsigned.Name, unsigned.Version, func(tg status.Tag) bool { return tg.State == status.AwaitingSignature })
-	got["shadowed"] = waitTag(t, api, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Shadowed })
-	got["not_a_package (artifact type)"] = waitTag(t, api, "packages/thing", "1.0.0", func(tg status.Tag) bool { return tg.State == status.NotAPackage })
-	got["not_a_package (tag)"] = waitTag(t, api, "packages/"+served.Name, "latest", func(tg status.Tag) bool { return tg.State == status.NotAPackage })
-	got["failing"] = waitTag(t, api, "packages/"+failingSpec.Name, failingSpec.Version, func(tg status.Tag) bool { return tg.State == status.Failing })
+	got["rejected"] = waitTag(t, replica, "packages/bad", "1.0.0", func(tg status.Tag) bool { return tg.State == status.Rejected })
+	got["awaiting_signature"] = waitTag(t, replica, "packages/"+unsigned.Name, unsigned.Version, func(tg status.Tag) bool { return tg.State == status.AwaitingSignature })
+	got["shadowed"] = waitTag(t, replica, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Shadowed })
+	got["not_a_package (artifact type)"] = waitTag(t, replica, "packages/thing", "1.0.0", func(tg status.Tag) bool { return tg.State == status.NotAPackage })
+	got["not_a_package (tag)"] = waitTag(t, replica, "packages/"+served.Name, "latest", func(tg status.Tag) bool { return tg.State == status.NotAPackage })
+	got["failing"] = waitTag(t, replica, "packages/"+failingSpec.Name, failingSpec.Version, func(tg status.Tag) bool { return tg.State == status.Failing })
 	for what, tg := range got {
 		logJSON(t, what, tg)
 	}
@@ -173,7 +175,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 			t.Errorf("%s", c.what)
 		}
 	}
-	perPackage := waitTag(t, api, "packages/"+both.Name, both.Version, func(tg status.Tag) bool { return tg.State == status.Served })
+	perPackage := waitTag(t, replica, "packages/"+both.Name, both.Version, func(tg status.Tag) bool { return tg.State == status.Served })
 	if perPackage.Since.IsZero() {
 		t.Error("served copy has no Since")
 	}
@@ -181,7 +183,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	// A repository the credentials cannot read: its last reconcile failed, with the error.
 	var lockedRepo status.RepositoryStatus
 	testkit.Eventually(t, testkit.Patience, "listing failure of packages/locked", func() bool {
-		rs, found, err := api.Repository(ctx, "packages/locked", status.Filter{})
+		rs, found, err := replica.Repository(ctx, "packages/locked", status.Filter{})
 		lockedRepo = rs
 		return err == nil && found && rs.Repository.LastReconcile != nil && rs.Repository.LastReconcile.Outcome == status.OutcomeFailed
 	})
@@ -192,7 +194,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 
 	// Every process reads the same status: the indexer's reader agrees with the replica's.
 	for name := range map[string]bool{served.Name: true, both.Name: true, "bad": true} {
-		a, err1 := api.Package(ctx, name, status.Filter{})
+		a, err1 := replica.Package(ctx, name, status.Filter{})
 		b, err2 := ixr.Package(ctx, name, status.Filter{})
 		if err1 != nil || err2 != nil || len(a.Tags) != len(b.Tags) {
 			t.Fatalf("package %s: replica %+v %v, indexer %+v %v", name, a, err1, b, err2)
@@ -206,7 +208,7 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	}
 	var overall status.Overall
 	testkit.Eventually(t, testkit.Patience, "indexer and replica reported", func() bool {
-		o, err := api.Overall(ctx, status.Filter{})
+		o, err := replica.Overall(ctx, status.Filter{})
 		overall = o
 		return err == nil && o.Indexer != nil && o.Indexer.Counts[status.Served] >= 2 && len(o.Replicas) == 1 && o.Replicas[0].AppliedRevision > 0
 	})
@@ -221,20 +223,20 @@ func TestStatusTellsWhyEachTagIsOrIsNotServed(t *testing.T) {
 	if err := s.all.Indexer.ix.Load().Reconcile(ctx, "packages/"+failingSpec.Name); err != nil {
 		t.Fatal(err)
 	}
-	waitTag(t, api, "packages/"+failingSpec.Name, failingSpec.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.Error == "" })
+	waitTag(t, replica, "packages/"+failingSpec.Name, failingSpec.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.Error == "" })
 
 	// The per-package copy goes: the single repository's copy is served instead.
 	if err := s.client.DeleteTag(ctx, "packages/"+both.Name, both.Version); err != nil {
 		t.Fatal(err)
 	}
-	waitTag(t, api, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.ShadowedBy == "" })
+	waitTag(t, replica, "packages", both.Name+"-"+both.Version, func(tg status.Tag) bool { return tg.State == status.Served && tg.ShadowedBy == "" })
 
 	// A deleted tag leaves the status, and a repository left without tags too.
 	if err := s.client.DeleteTag(ctx, "packages/"+unsigned.Name, unsigned.Version); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, testkit.Patience, "deleted tag gone from the status", func() bool {
-		_, found, err := api.Repository(ctx, "packages/"+unsigned.Name, status.Filter{})
+		_, found, err := replica.Repository(ctx, "packages/"+unsigned.Name, status.Filter{})
 		return err == nil && !found
 	})
 }
@@ -321,5 +323,72 @@ func TestIndexerRestartRewritesNoTagStatus(t *testing.T) {
 	_ = nc.Flush()
 	if n, _, _ := sub.Pending(); n != 1 {
 		t.Errorf("a new tag wrote %d tag entries, want 1", n)
+	}
+}
+
+// An API replica reports its applied revision in the status and its lag as a metric, and a
+// clean shutdown removes it; the indexer shows its tags by state and the stream's pending
+// events as metrics.
+func TestReplicaReportsItselfAndTheIndexerItsGauges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg, err := devregistry.Start(ctx, devregistry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	nc := embeddedNATS(t)
+	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	client, _ := oci.New(regCfg)
+	spec := packagetest.Integration()
+	if _, err := client.PushPackage(ctx, "packages/"+spec.Name, spec.Version, packagetest.Build(spec), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ixMetrics, apiMetrics := prometheus.NewRegistry(), prometheus.NewRegistry()
+	ix, err := StartIndexer(ctx, nc, IndexerOptions{Registry: regCfg, Repository: "packages", DataDir: t.TempDir(),
+		Log: slog.New(slog.DiscardHandler), Metrics: ixMetrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	rep, err := StartAPI(ctx, nc, APIOptions{Config: api.DefaultConfig(), DataDir: t.TempDir(), ReplicaID: "api-0.test",
+		Log: slog.New(slog.DiscardHandler), Metrics: apiMetrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(reg *prometheus.Registry, name, state string) (float64, bool) {
+		families, err := reg.Gather()
+		if err != nil {
+			return 0, false
+		}
+		for _, f := range families {
+			if f.GetName() != name {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				if state == "" || (len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == state) {
+					return m.GetGauge().GetValue(), true
+				}
+			}
+		}
+		return 0, false
+	}
+	r := rep.StatusReader()
+	testkit.Eventually(t, testkit.Patience, "replica reported, in step, and the indexer's gauges set", func() bool {
+		o, err := r.Overall(ctx, status.Filter{})
+		if err != nil || o.Indexer == nil || len(o.Replicas) != 1 || o.Replicas[0].ID != "api-0.test" || o.Replicas[0].Lag == nil || *o.Replicas[0].Lag != 0 {
+			return false
+		}
+		served, ok1 := gauge(ixMetrics, "epr_indexer_tags", "served")
+		_, ok2 := gauge(ixMetrics, "epr_indexer_stream_pending", "")
+		lag, ok3 := gauge(apiMetrics, "epr_api_replica_lag_revisions", "")
+		return ok1 && ok2 && ok3 && served == 1 && lag == 0 && o.Replicas[0].AppliedRevision > 0
+	})
+	if err := rep.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := ix.StatusReader().Overall(ctx, status.Filter{})
+	if err != nil || len(o.Replicas) != 0 {
+		t.Errorf("replica still reported after a clean shutdown: %+v %v", o.Replicas, err)
 	}
 }
