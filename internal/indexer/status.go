@@ -136,8 +136,9 @@ type registryHealth struct {
 	reachable bool
 	err       string
 	resync    status.Resync
-	// next is when the next resync starts (zero: none scheduled).
-	next time.Time
+	// next is when the next resync starts (zero: none scheduled); interval the resync period.
+	next     time.Time
+	interval time.Duration
 }
 
 // heard records the outcome of a request to the registry: any HTTP answer means it is
@@ -157,15 +158,21 @@ func (ix *Indexer) heard(err error) {
 	}
 }
 
-// nextAttempt is when a failing tag is tried again at the latest: the next resync.
+// nextAttempt is when a failing tag is tried again at the latest: the next resync. While a
+// resync runs, the next one starts an interval after it ends, so at the earliest an interval
+// from now.
 func (ix *Indexer) nextAttempt() *time.Time {
 	h := &ix.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.next.IsZero() {
+	next := h.next
+	if running := h.resync.Start != nil && h.resync.End == nil; running && h.interval > 0 {
+		next = ix.cfg.Now().Add(h.interval)
+	}
+	if next.IsZero() {
 		return nil
 	}
-	t := h.next.UTC().Truncate(time.Second)
+	t := next.UTC().Truncate(time.Second)
 	return &t
 }
 
@@ -178,12 +185,12 @@ func (ix *Indexer) StatusFacts() status.Indexer {
 	return status.Indexer{RegistryReachable: h.reachable, RegistryError: h.err, LastResync: h.resync}
 }
 
-func (ix *Indexer) resyncStarted(at time.Time) {
+func (ix *Indexer) resyncStarted(at time.Time, interval time.Duration) {
 	h := &ix.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	at = at.UTC()
-	h.resync = status.Resync{Start: &at}
+	h.resync, h.interval = status.Resync{Start: &at, Failed: h.resync.Failed}, interval
 }
 
 func (ix *Indexer) resyncEnded(at time.Time, failed int, next time.Time) {

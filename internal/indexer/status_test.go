@@ -1,7 +1,10 @@
 package indexer
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -55,4 +58,50 @@ func equalTags(a, b status.Tag) bool {
 	na, nb := a.NextAttempt, b.NextAttempt
 	a.NextAttempt, b.NextAttempt = nil, nil
 	return a == b && ((na == nil) == (nb == nil)) && (na == nil || na.Equal(*nb))
+}
+
+// A failing tag's next attempt is the next resync: an interval after the running one ends, or
+// when the ended one scheduled it; none without a periodic resync.
+func TestNextAttemptIsTheNextResync(t *testing.T) {
+	now := time.Date(2026, 12, 8, 2, 0, 0, 0, time.UTC)
+	ix := New(Config{Now: func() time.Time { return now }})
+	if ix.nextAttempt() != nil {
+		t.Error("next attempt before any resync")
+	}
+	ix.resyncStarted(now.Add(-time.Minute), 10*time.Minute)
+	if got := ix.nextAttempt(); got == nil || !got.Equal(now.Add(10*time.Minute)) {
+		t.Errorf("during a resync: %v", got)
+	}
+	ix.resyncEnded(now, 2, now.Add(10*time.Minute))
+	if got := ix.nextAttempt(); got == nil || !got.Equal(now.Add(10*time.Minute)) {
+		t.Errorf("after a resync: %v", got)
+	}
+	if f := ix.StatusFacts(); f.LastResync.Failed != 2 || f.LastResync.End == nil {
+		t.Errorf("facts: %+v", f.LastResync)
+	}
+	ix.resyncStarted(now, 0)
+	ix.resyncEnded(now, 0, time.Time{})
+	if ix.nextAttempt() != nil {
+		t.Error("next attempt without a periodic resync")
+	}
+}
+
+// Any answer from the registry, an error status included, means it is reachable; a transport
+// error or a deadline means it is not.
+func TestRegistryReachable(t *testing.T) {
+	ix := New(Config{})
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, true},
+		{&url.Error{Op: "Get", URL: "http://r.example/v2/", Err: errors.New("dial tcp: connection refused")}, false},
+		{errors.New("GET http://r.example/v2/p/tags/list: response status code 401: unauthorized"), true},
+		{fmt.Errorf("list tags: %w", context.DeadlineExceeded), false},
+	} {
+		ix.heard(c.err)
+		if f := ix.StatusFacts(); f.RegistryReachable != c.want || (c.want == (f.RegistryError != "")) {
+			t.Errorf("heard(%v): %+v", c.err, f)
+		}
+	}
 }

@@ -191,7 +191,7 @@ func failedRepositories(err error) int {
 func (ix *Indexer) RunResync(ctx context.Context, interval time.Duration) {
 	for {
 		start := time.Now()
-		ix.resyncStarted(start)
+		ix.resyncStarted(start, interval)
 		err := ix.SyncAll(ctx)
 		var next time.Time
 		if interval > 0 {
