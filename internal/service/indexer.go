@@ -224,7 +224,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	// what is missing and binds to what exists, never changing how durable it is.
 	setup := events.Setup{JS: js, Options: s.opts.Stream, Log: log, Metrics: setupMetrics}
 	var cons jetstream.Consumer
-	var kv, statusKV jetstream.KeyValue
+	var kv jetstream.KeyValue
 	ensure := func(ctx context.Context) error {
 		if _, err := setup.Stream(ctx); err != nil {
 			return err
@@ -233,32 +233,13 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		if cons, err = setup.Consumer(ctx); err != nil {
 			return err
 		}
-		if kv, err = setup.Bucket(ctx); err != nil {
-			return err
-		}
-		statusKV, err = setup.StatusBucket(ctx)
+		kv, err = setup.Bucket(ctx)
 		return err
 	}
-	if retryUntilReady(ctx, log, "event stream, index and status buckets", ensure) != nil {
+	if retryUntilReady(ctx, log, "event stream and index bucket", ensure) != nil {
 		return // ctx ended
 	}
-	// What the indexer concludes is published for people (internal/status): seeded from the
-	// bucket first, so that a restart rewrites nothing unchanged.
-	pub := &status.Publisher{Log: log, Metrics: s.statusMetrics}
-	if retryUntilReady(ctx, log, "status bucket", func(ctx context.Context) error {
-		kvs, err := status.NewKV(ctx, statusKV, 0)
-		if err != nil {
-			return err
-		}
-		pub.Store = kvs
-		if err := pub.Seed(ctx); err != nil {
-			return err
-		}
-		s.status.kv.Store(kvs)
-		return nil
-	}) != nil {
-		return
-	}
+	sink := &statusSink{}
 	ix := indexer.New(indexer.Config{
 		Layout:   indexer.Layout{Base: s.opts.Repository},
 		Registry: s.source,
@@ -278,12 +259,24 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Debounce:         10 * time.Millisecond,
 		Log:              log,
 		Metrics:          metrics,
-		Status:           pub,
+		Status:           sink,
 	})
 	s.ix.Store(ix)
-	pub.Facts = indexerFacts(cons, kv, s.streamPending, ix.StatusFacts)
-	s.pub.Store(pub)
-	s.done.Go(func() { pub.Run(ctx) })
+	// What the indexer concludes is published for people (internal/status), seeded from the
+	// status bucket before the start-up resync reports, so that a restart rewrites nothing
+	// unchanged. A status bucket that cannot be set up holds indexing up for statusWait at most:
+	// until it is, reconciles are not told, and the next resync tells them.
+	statusReady := make(chan struct{})
+	s.done.Go(func() {
+		s.runStatus(ctx, setup, sink, statusReady, indexerFacts(cons, kv, s.streamPending, ix.StatusFacts))
+	})
+	select {
+	case <-statusReady:
+	case <-ctx.Done():
+		return
+	case <-time.After(statusWait):
+		log.Warn("the status bucket is not set up yet; indexing without it until it is", "waited", statusWait)
+	}
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
 	log.Info("indexer consuming events", "registry", s.source.Host(), "repository", s.opts.Repository)
 	for ctx.Err() == nil {
@@ -300,11 +293,59 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 			return
 		}
 		// The stream or consumer is gone (e.g. NATS restarted with an empty store): set them up
-		// again; the resync repairs whatever was missed meanwhile.
+		// again; the resync repairs whatever was missed meanwhile, the status' verification what
+		// the status bucket lost.
 		if retryUntilReady(ctx, log, "event stream and consumer", ensure) != nil {
 			return
 		}
+		if _, err := setup.StatusBucket(ctx); err != nil {
+			log.Warn("setting the status bucket up again failed", "err", err)
+		}
 	}
+}
+
+// statusWait bounds how long the indexer waits for the status bucket before it starts indexing.
+var statusWait = 30 * time.Second
+
+// statusSink tells the publisher what each reconcile concluded, once the status bucket is set
+// up; before, reports are dropped (the next resync tells them again).
+type statusSink struct {
+	pub atomic.Pointer[status.Publisher]
+}
+
+func (s *statusSink) Report(r status.Report) {
+	if p := s.pub.Load(); p != nil {
+		p.Report(r)
+	}
+}
+
+// runStatus sets the status bucket up (the indexer owns it), seeds the publisher from it,
+// closes ready, and writes the status until ctx ends.
+func (s *Indexer) runStatus(ctx context.Context, setup events.Setup, sink *statusSink, ready chan struct{}, facts func(context.Context) status.Indexer) {
+	log := s.opts.Log
+	pub := &status.Publisher{Log: log, Metrics: s.statusMetrics, Facts: facts}
+	if retryUntilReady(ctx, log, "status bucket", func(ctx context.Context) error {
+		skv, err := setup.StatusBucket(ctx)
+		if err != nil {
+			return err
+		}
+		kvs, err := status.NewKV(ctx, skv, 0)
+		if err != nil {
+			return err
+		}
+		pub.Store = kvs
+		if err := pub.Seed(ctx); err != nil {
+			return err
+		}
+		s.status.kv.Store(kvs)
+		return nil
+	}) != nil {
+		return
+	}
+	s.pub.Store(pub)
+	sink.pub.Store(pub)
+	close(ready)
+	pub.Run(ctx)
 }
 
 // watchConsumer returns when ctx ends or the consumer no longer exists on the server.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"oras.land/oras-go/v2"
@@ -390,5 +392,48 @@ func TestReplicaReportsItselfAndTheIndexerItsGauges(t *testing.T) {
 	o, err := ix.StatusReader().Overall(ctx, status.Filter{})
 	if err != nil || len(o.Replicas) != 0 {
 		t.Errorf("replica still reported after a clean shutdown: %+v %v", o.Replicas, err)
+	}
+}
+
+// A status bucket that cannot be set up does not stop indexing: the indexer waits statusWait
+// for it, then indexes without it.
+func TestIndexingGoesOnWithoutAStatusBucket(t *testing.T) {
+	old := statusWait
+	statusWait = 100 * time.Millisecond
+	t.Cleanup(func() { statusWait = old })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg, err := devregistry.Start(ctx, devregistry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	nc := embeddedNATS(t)
+	js, _ := jetstream.New(nc)
+	// A stream of someone else's holds the status bucket's name.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "KV_" + events.StatusBucket, Subjects: []string{"someone.else.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	regCfg := oci.Config{Registry: "http://" + reg.Host()}
+	client, _ := oci.New(regCfg)
+	spec := packagetest.Integration()
+	if _, err := client.PushPackage(ctx, "packages/"+spec.Name, spec.Version, packagetest.Build(spec), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := StartIndexer(ctx, nc, IndexerOptions{Registry: regCfg, Repository: "packages", DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	testkit.Eventually(t, testkit.Patience, "indexer ready and the package indexed", func() bool {
+		kv, err := js.KeyValue(ctx, events.PackagesBucket)
+		if err != nil || !ix.Ready() {
+			return false
+		}
+		_, err = kv.Get(ctx, spec.Name+"/"+spec.Version)
+		return err == nil
+	})
+	if _, err := ix.StatusReader().Overall(ctx, status.Filter{}); !errors.Is(err, ErrStatusNotReady) {
+		t.Errorf("status without its bucket: %v, want ErrStatusNotReady", err)
 	}
 }
