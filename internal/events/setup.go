@@ -334,7 +334,16 @@ func (s Setup) BindBucket(ctx context.Context) (jetstream.KeyValue, error) {
 // StatusBucket creates the status bucket when it is missing, else binds to it as it is. The
 // indexer owns it, as it owns the index bucket.
 func (s Setup) StatusBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	return s.keyValue(ctx, StatusBucketConfig(s.Options), s.checkStatusBucket)
+	want := StatusBucketConfig(s.Options)
+	kv, err := s.keyValue(ctx, want, s.checkStatusBucket)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+		// A NATS server before 2.11 cannot expire delete markers: the bucket is made without,
+		// and status.KV purges the markers itself.
+		s.log().Warn("the NATS server cannot expire delete markers; the status bucket's are purged by the indexer", "bucket", StatusBucket)
+		want.LimitMarkerTTL = 0
+		kv, err = s.keyValue(ctx, want, s.checkStatusBucket)
+	}
+	return kv, err
 }
 
 // ErrStatusBucketMissing means the status bucket does not exist yet; the indexer creates it.

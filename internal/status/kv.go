@@ -80,6 +80,18 @@ func (k *KV) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// Compact removes the delete markers the bucket does not expire itself (a server without
+// marker TTLs); with them it does nothing.
+func (k *KV) Compact(ctx context.Context) error {
+	if k.markerTTL > 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
+	// Every marker: no reader of the status watches for deletes.
+	return k.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(-1))
+}
+
 // List returns the current entries matching filter: a watch of the filter that ends at the
 // marker after the current values, within the deadline.
 func (k *KV) List(ctx context.Context, filter string) (map[string][]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,9 +15,8 @@ import (
 	"github.com/oci-epr/package-registry/internal/events"
 )
 
-// testKV is a status store over the status bucket of a real embedded NATS server, created as
-// the indexer creates it.
-func testKV(t *testing.T) (*KV, jetstream.KeyValue) {
+// testJS is JetStream on a real embedded NATS server.
+func testJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	srv, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir(), Address: "127.0.0.1:-1"})
 	if err != nil {
@@ -32,7 +32,14 @@ func testKV(t *testing.T) (*KV, jetstream.KeyValue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := events.Setup{JS: js, Log: slog.New(slog.DiscardHandler)}.StatusBucket(t.Context())
+	return js
+}
+
+// testKV is a status store over the status bucket of a real embedded NATS server, created as
+// the indexer creates it.
+func testKV(t *testing.T) (*KV, jetstream.KeyValue) {
+	t.Helper()
+	kv, err := events.Setup{JS: testJS(t), Log: slog.New(slog.DiscardHandler)}.StatusBucket(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +106,46 @@ func TestKVCallsHaveADeadline(t *testing.T) {
 	cancel()
 	if _, err := s.List(ctx, FilterAll); err == nil {
 		t.Error("List with an ended context succeeded")
+	}
+}
+
+// On a bucket whose delete markers do not expire (a NATS server before 2.11), Compact removes
+// them; a bucket that expires them is left to it.
+func TestKVCompactsMarkersTheBucketKeeps(t *testing.T) {
+	ctx := context.Background()
+	cfg := events.StatusBucketConfig(events.StreamOptions{})
+	cfg.LimitMarkerTTL = 0
+	kv, err := testJS(t).CreateKeyValue(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewKV(ctx, kv, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		key := fmt.Sprintf("tag.served.x.a.%d", i)
+		if err := s.Put(ctx, key, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := func() uint64 {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Values()
+	}
+	if n := values(); n != 3 {
+		t.Fatalf("markers before compacting: %d, want 3", n)
+	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := values(); n != 0 {
+		t.Errorf("markers after compacting: %d", n)
 	}
 }

@@ -250,6 +250,11 @@ func (p *Publisher) Run(ctx context.Context) {
 			if err := p.Verify(ctx); err != nil && ctx.Err() == nil {
 				p.Log.Warn("reading the status bucket to verify it failed", "err", err)
 			}
+			if c, ok := p.Store.(interface{ Compact(context.Context) error }); ok {
+				if err := c.Compact(ctx); err != nil && ctx.Err() == nil {
+					p.Log.Warn("purging the status bucket's delete markers failed", "err", err)
+				}
+			}
 		}
 		_ = p.Flush(ctx)
 	}
