@@ -15,10 +15,14 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/oci-epr/package-registry/internal/devregistry"
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages/packagetest"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
@@ -204,5 +208,58 @@ func TestThreeProcesses(t *testing.T) {
 	})
 	if !strings.Contains(string(want), moved.Description) {
 		t.Fatalf("final /search lacks the moved content:\n%s", want)
+	}
+
+	// The status the indexer process wrote is what every process reads from the status
+	// bucket: each tag's state, and each api process reporting its applied revision.
+	checkStatus(t, nats.ClientURL(), specs, gone)
+}
+
+// checkStatus reads the status as any process does, from the status bucket on NATS, and checks
+// what the indexer process concluded and what both api processes reported.
+func checkStatus(t *testing.T, natsURL string, specs []packagetest.Spec, gone packagetest.Spec) {
+	t.Helper()
+	ctx := context.Background()
+	nc, err := natsgo.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, events.StatusBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := status.NewKV(ctx, kv, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := status.Reader{Store: store}
+	var o status.Overall
+	testkit.Eventually(t, testkit.Patience, "status: every tag told, both api processes in step", func() bool {
+		if o, err = r.Overall(ctx, status.Filter{}); err != nil || o.Indexer == nil || len(o.Replicas) != 2 {
+			return false
+		}
+		for _, rep := range o.Replicas {
+			if rep.Lag == nil || *rep.Lag != 0 {
+				return false
+			}
+		}
+		return o.Indexer.Counts[status.Served] == len(specs)-1 && o.Indexer.Counts[status.NotAPackage] == 1
+	})
+	for _, s := range specs[:2] {
+		p, err := r.Package(ctx, s.Name, status.Filter{})
+		if err != nil || len(p.Tags) != 1 || p.Tags[0].State != status.Served || p.Tags[0].Version != s.Version {
+			t.Errorf("status of %s: %+v %v", s.Name, p.Tags, err)
+		}
+	}
+	if p, _ := r.Package(ctx, gone.Name, status.Filter{}); len(p.Tags) != 0 {
+		t.Errorf("deleted tag still in the status: %+v", p.Tags)
+	}
+	if len(o.Problems) != 1 || o.Problems[0].Tag != "latest" {
+		t.Errorf("problems: %+v", o.Problems)
 	}
 }

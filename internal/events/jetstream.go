@@ -22,6 +22,9 @@ const (
 	ConsumerName = "indexer"
 	// PackagesBucket is the key-value bucket holding the package index: one key per name+version.
 	PackagesBucket = "packages"
+	// StatusBucket is the key-value bucket of the indexing status (internal/status): what the
+	// indexer concluded per tag and repository, its own report and each API replica's.
+	StatusBucket = "epr-status"
 	// ZotSubject receives Zot's NATS sink (CloudEvents, structured mode) straight into the stream.
 	ZotSubject = "registry.zot"
 )

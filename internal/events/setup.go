@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,7 @@ const LargeRecordsBucket = "package-records"
 // Mismatch is one setting of an existing shared resource that differs from this process's
 // settings; the set-up left the resource as it is.
 type Mismatch struct {
-	// Resource is "stream", "consumer", "bucket" or "object_store".
+	// Resource is "stream", "consumer", "bucket", "object_store" or "status_bucket".
 	Resource string
 	// Setting is "replicas", "storage", "retention", "max_age", "discard", "duplicates",
 	// "subjects" or "history".
@@ -229,6 +230,27 @@ func BucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
 	}
 }
 
+// Bounds of the status bucket. An entry is small (status.MaxText clips its texts), so a value
+// beyond StatusMaxValue is a fault, refused by the server; StatusMaxBytes keeps the bucket small
+// (an entry takes about 330 bytes stored: 10,000 tags take 3.5 MB, 50,000 about 17 MB; the bound
+// holds about 200,000). A put beyond either is refused, logged and counted by the indexer, and
+// never holds up indexing. Deleted entries leave markers that expire after StatusMarkerTTL.
+const (
+	StatusMaxValue  = 16 << 10
+	StatusMaxBytes  = 64 << 20
+	StatusMarkerTTL = time.Hour
+)
+
+// StatusBucketConfig is the status bucket as a process with opts creates it: the index bucket's
+// settings (one value per key, file storage, replicas), bounded.
+func StatusBucketConfig(opts StreamOptions) jetstream.KeyValueConfig {
+	c := BucketConfig(opts)
+	c.Bucket = StatusBucket
+	c.Description = "Indexing status: per tag, per repository, the indexer's and each API replica's report"
+	c.MaxValueSize, c.MaxBytes, c.LimitMarkerTTL = StatusMaxValue, StatusMaxBytes, StatusMarkerTTL
+	return c
+}
+
 // bindOrCreate binds to a resource, creates it when it is missing (notFound), and binds again
 // when another process created it in between (exists). created is called after a creation.
 func bindOrCreate[T any](bind, create func() (T, error), notFound, exists error, created func()) (T, error) {
@@ -296,15 +318,7 @@ func (s Setup) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 // Bucket creates the index bucket when it is missing, else binds to it as it is; it also checks
 // the object store beside it, when one exists.
 func (s Setup) Bucket(ctx context.Context) (jetstream.KeyValue, error) {
-	want := BucketConfig(s.Options)
-	kv, err := bindOrCreate(
-		func() (jetstream.KeyValue, error) { return s.JS.KeyValue(ctx, PackagesBucket) },
-		func() (jetstream.KeyValue, error) { return s.JS.CreateKeyValue(ctx, want) },
-		jetstream.ErrBucketNotFound, jetstream.ErrBucketExists, s.created("key-value bucket", PackagesBucket, want.Replicas))
-	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", PackagesBucket, err)
-	}
-	return kv, s.checkBucket(ctx, kv, want)
+	return s.keyValue(ctx, BucketConfig(s.Options), s.checkBucket)
 }
 
 // ErrBucketMissing means the index bucket does not exist yet; the indexer creates it.
@@ -314,23 +328,81 @@ var ErrBucketMissing = errors.New("the index bucket does not exist yet; the inde
 // does not exist. An API replica uses it: it never creates the bucket, which would give it the
 // replica's settings instead of the indexer's.
 func (s Setup) BindBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := s.JS.KeyValue(ctx, PackagesBucket)
+	return s.bindKeyValue(ctx, BucketConfig(s.Options), ErrBucketMissing, s.checkBucket)
+}
+
+// StatusBucket creates the status bucket when it is missing, else binds to it as it is. The
+// indexer owns it, as it owns the index bucket.
+func (s Setup) StatusBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	want := StatusBucketConfig(s.Options)
+	kv, err := s.keyValue(ctx, want, s.checkStatusBucket)
+	if errors.Is(err, jetstream.ErrLimitMarkerTTLNotSupported) {
+		// A NATS server before 2.11 cannot expire delete markers: the bucket is made without,
+		// and status.KV purges the markers itself.
+		s.log().Warn("the NATS server cannot expire delete markers; the status bucket's are purged by the indexer", "bucket", StatusBucket)
+		want.LimitMarkerTTL = 0
+		kv, err = s.keyValue(ctx, want, s.checkStatusBucket)
+	}
+	return kv, err
+}
+
+// ErrStatusBucketMissing means the status bucket does not exist yet; the indexer creates it.
+var ErrStatusBucketMissing = errors.New("the status bucket does not exist yet; the indexer creates it (waiting for it)")
+
+// BindStatusBucket binds to the status bucket, which the indexer creates; ErrStatusBucketMissing
+// while it does not exist. An API replica uses it, as BindBucket.
+func (s Setup) BindStatusBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return s.bindKeyValue(ctx, StatusBucketConfig(s.Options), ErrStatusBucketMissing, s.checkStatusBucket)
+}
+
+// bucketCheck reports how an existing bucket differs from want.
+type bucketCheck func(ctx context.Context, kv jetstream.KeyValue, want jetstream.KeyValueConfig) error
+
+// keyValue creates the key-value bucket want describes when it is missing, else binds to it as
+// it is, and checks it.
+func (s Setup) keyValue(ctx context.Context, want jetstream.KeyValueConfig, check bucketCheck) (jetstream.KeyValue, error) {
+	kv, err := bindOrCreate(
+		func() (jetstream.KeyValue, error) { return s.JS.KeyValue(ctx, want.Bucket) },
+		func() (jetstream.KeyValue, error) { return s.JS.CreateKeyValue(ctx, want) },
+		jetstream.ErrBucketNotFound, jetstream.ErrBucketExists, s.created("key-value bucket", want.Bucket, want.Replicas))
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", want.Bucket, err)
+	}
+	return kv, check(ctx, kv, want)
+}
+
+// bindKeyValue binds to the key-value bucket want names, never creating it: missing while it
+// does not exist.
+func (s Setup) bindKeyValue(ctx context.Context, want jetstream.KeyValueConfig, missing error, check bucketCheck) (jetstream.KeyValue, error) {
+	kv, err := s.JS.KeyValue(ctx, want.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("bucket %s: %w", PackagesBucket, ErrBucketMissing)
+		return nil, fmt.Errorf("bucket %s: %w", want.Bucket, missing)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", PackagesBucket, err)
+		return nil, fmt.Errorf("bucket %s: %w", want.Bucket, err)
 	}
-	return kv, s.checkBucket(ctx, kv, BucketConfig(s.Options))
+	return kv, check(ctx, kv, want)
+}
+
+// reportBucket reports, as resource, how a bucket's stream differs from want.
+func (s Setup) reportBucket(ctx context.Context, resource string, kv jetstream.KeyValue, want jetstream.KeyValueConfig) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", want.Bucket, err)
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		s.report(resource, want.Bucket, bucketChecks(want, bs.StreamInfo().Config))
+	}
+	return nil
+}
+
+func (s Setup) checkStatusBucket(ctx context.Context, kv jetstream.KeyValue, want jetstream.KeyValueConfig) error {
+	return s.reportBucket(ctx, "status_bucket", kv, want)
 }
 
 func (s Setup) checkBucket(ctx context.Context, kv jetstream.KeyValue, want jetstream.KeyValueConfig) error {
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return fmt.Errorf("bucket %s: %w", PackagesBucket, err)
-	}
-	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-		s.report("bucket", PackagesBucket, bucketChecks(want, bs.StreamInfo().Config))
+	if err := s.reportBucket(ctx, "bucket", kv, want); err != nil {
+		return err
 	}
 	os, err := s.JS.ObjectStore(ctx, LargeRecordsBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -147,6 +147,40 @@ func TestReaderBindsAndOwnerCreates(t *testing.T) {
 	}
 }
 
+// The status bucket follows the index bucket's rule: replicas bind and wait, the indexer creates
+// it bounded, and a second indexer leaves an existing one as it is, reporting a difference.
+func TestStatusBucketIsTheIndexersAndBounded(t *testing.T) {
+	js, logs, m := setupFixture(t)
+	ctx := t.Context()
+	reader := Setup{JS: js, Options: StreamOptions{Replicas: 1}, Log: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m}
+	if _, err := reader.BindStatusBucket(ctx); !errors.Is(err, ErrStatusBucketMissing) {
+		t.Fatalf("bind before the indexer: %v, want ErrStatusBucketMissing", err)
+	}
+	owner := Setup{JS: js, Options: StreamOptions{Replicas: 1}, Log: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m}
+	kv, err := owner.StatusBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+	if cfg.MaxBytes != StatusMaxBytes || cfg.MaxMsgSize != StatusMaxValue || cfg.MaxMsgsPerSubject != 1 || cfg.SubjectDeleteMarkerTTL != StatusMarkerTTL {
+		t.Errorf("status bucket not bounded: max bytes %d, max value %d, history %d, marker TTL %v", cfg.MaxBytes, cfg.MaxMsgSize, cfg.MaxMsgsPerSubject, cfg.SubjectDeleteMarkerTTL)
+	}
+	if _, err := reader.BindStatusBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	more := Setup{JS: js, Options: StreamOptions{Replicas: 3}, Log: slog.New(slog.NewTextHandler(logs, nil)), Metrics: m}
+	if _, err := more.StatusBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.mismatch.WithLabelValues("status_bucket", "replicas")); got != 1 {
+		t.Errorf("replicas mismatch not shown: %v", got)
+	}
+}
+
 // The indexer, the consumer's only user, keeps its delivery settings current (they are its
 // behaviour, not the operator's durability choice) and keeps the consumer's replicas.
 func TestConsumerDeliverySettingsFollowTheIndexer(t *testing.T) {

@@ -85,6 +85,7 @@ type State interface {
 	PutManifest(id store.ManifestID, s store.ManifestState) error
 	RecordConflict(key, repository string, c store.Conflict) (isNew bool, err error)
 	ClearConflict(key, repository string) error
+	ConflictsOf(repository string) (map[string]store.Conflict, error)
 }
 
 // DefaultMissingTagRetries are the pauses before looking again for a tag an event named but the
@@ -128,6 +129,8 @@ type Config struct {
 	ReconcileTimeout time.Duration
 	Log              *slog.Logger
 	Metrics          *Metrics
+	// Status, when set, is told what each reconcile concluded (internal/status).
+	Status StatusSink
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 	// Fault, when set, is asked after each step of a reconcile (FaultPoint) with the
@@ -179,6 +182,8 @@ type Indexer struct {
 	snapshots map[*snapshot]bool
 	// syncedOnce is set when RunResync's first pass has ended, failures included.
 	syncedOnce atomic.Bool
+	// health is what the status tells of the registry and the resyncs.
+	health registryHealth
 }
 
 // SyncedOnce reports whether the first pass of RunResync has ended (whatever it found). Until

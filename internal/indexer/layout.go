@@ -41,8 +41,7 @@ func (l Layout) kind(repository string) (name string, ok bool) {
 // Candidate returns the package a tag claims to hold, or ok=false for tags that are not package
 // versions (latest, referrer fallback tags, signatures, anything not semver).
 func (l Layout) Candidate(repository, tag string) (name, version string, ok bool) {
-	if tag == "latest" || ref.IsFallbackTag(tag) ||
-		strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") || strings.HasSuffix(tag, ".sbom") {
+	if tag == "latest" || IsAttachmentTag(tag) {
 		return "", "", false
 	}
 	repoName, owned := l.kind(repository)
@@ -56,6 +55,13 @@ func (l Layout) Candidate(repository, tag string) (name, version string, ok bool
 		r, ok = ref.FromSingleTag(tag)
 	}
 	return r.Name, r.Version, ok
+}
+
+// IsAttachmentTag reports whether tag holds something attached to another artifact rather
+// than an artifact of its own: a referrers fallback tag (sha256-<hex>) or a cosign-style
+// signature, attestation or SBOM tag (.sig, .att, .sbom). They get no status entry.
+func IsAttachmentTag(tag string) bool {
+	return ref.IsFallbackTag(tag) || strings.HasSuffix(tag, ".sig") || strings.HasSuffix(tag, ".att") || strings.HasSuffix(tag, ".sbom")
 }
 
 // rivals are the other repositories that may hold versions of the package name, seen from

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -22,10 +23,21 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 	rejected := func(rule packages.Rule, reason string) (store.ManifestState, error) {
 		ix.cfg.Metrics.Rejected.WithLabelValues(string(rule)).Inc()
 		log.Error("artifact rejected", "tag", tag, "digest", desc.Digest.String(), "rule", rule, "reason", reason)
-		return store.ManifestState{Rejected: reason}, nil
+		return store.ManifestState{Rejected: reason, Rule: string(rule)}, nil
+	}
+	// An artifact of another kind under a version tag is told apart from a broken package in
+	// the status (not_a_package, with what it holds); it is logged and counted by its rule as
+	// before, so existing alerts keep firing.
+	notAPackage := func(rule packages.Rule, reason, artifactType string) (store.ManifestState, error) {
+		ms, err := rejected(rule, reason)
+		ms.NotAPackage, ms.ArtifactType = true, artifactType
+		return ms, err
 	}
 	manifest, _, err := ix.cfg.Registry.FetchManifest(ctx, repository, desc)
-	if errors.Is(err, oci.ErrUnsupportedManifest) || errors.Is(err, oci.ErrTooLarge) {
+	if errors.Is(err, oci.ErrUnsupportedManifest) {
+		return notAPackage(packages.RuleUnsupportedManifest, err.Error(), desc.MediaType)
+	}
+	if errors.Is(err, oci.ErrTooLarge) {
 		return rejected(packages.RuleUnsupportedManifest, err.Error())
 	}
 	if errors.Is(err, oci.ErrDigestMismatch) {
@@ -35,6 +47,9 @@ func (r *run) parse(tag, name, version string, desc ocispec.Descriptor, knownSig
 		return store.ManifestState{}, fmt.Errorf("fetch manifest: %w", err)
 	}
 	zipDesc, sigDesc, err := oci.PickLayers(manifest)
+	if errors.Is(err, oci.ErrNoPackageLayer) {
+		return notAPackage(packages.RuleLayers, err.Error(), cmp.Or(manifest.ArtifactType, manifest.Config.MediaType))
+	}
 	if err != nil {
 		return rejected(packages.RuleLayers, err.Error())
 	}
@@ -118,7 +133,8 @@ func (r *run) awaitingSignature(tag string, desc ocispec.Descriptor) (store.Mani
 		r.ix.cfg.Metrics.Rejected.WithLabelValues(string(packages.RuleMissingSignature)).Inc()
 		r.log.Warn("package not served until its signature arrives (-require-package-signatures)", "tag", tag, "digest", digest, "rule", packages.RuleMissingSignature)
 	}
-	return store.ManifestState{Rejected: "no signature yet; -require-package-signatures is on", AwaitingSignature: true}, nil
+	return store.ManifestState{Rejected: "no signature yet; -require-package-signatures is on", Rule: string(packages.RuleMissingSignature),
+		AwaitingSignature: true}, nil
 }
 
 func blob(d ocispec.Descriptor) index.Blob {

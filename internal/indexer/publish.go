@@ -68,6 +68,7 @@ func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error)
 			err = put(step.Key, record, store.Published{Repository: r.repository, Tag: step.Tag, Digest: step.Digest})
 		case StepKeepOut:
 			err = r.keptOut(step.Key, step.Loser, step.Digest, step.Winner)
+			r.touched(step.Loser)
 		case StepForgetKeptOut:
 			err = ix.cfg.DB.ClearConflict(step.Key, step.Loser)
 		case StepHandOver:
@@ -81,6 +82,7 @@ func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error)
 			}
 			r.log.Info("package now served from the other layout's repository", "key", step.Key, "served_from", o.repository, "tag", o.tag)
 			err = ix.cfg.DB.ClearConflict(step.Key, o.repository)
+			r.touched(o.repository)
 		case StepDelete:
 			if err = ix.cfg.Bucket.Delete(r.ctx, step.Key); err != nil {
 				break
@@ -101,6 +103,17 @@ func (r *run) write(outs []outcome, next map[string]store.TagState) (int, error)
 		return published, err
 	}
 	return published, r.fault(FaultCommitted, "")
+}
+
+// touched notes another repository whose status a write changed.
+func (r *run) touched(repository string) {
+	if repository == r.repository {
+		return
+	}
+	if r.others == nil {
+		r.others = map[string]bool{}
+	}
+	r.others[repository] = true
 }
 
 // writeView loads what planWrite needs: the recorded writes of the repository's keys, and the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oci-epr/package-registry/internal/index"
 	"github.com/oci-epr/package-registry/internal/oci"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/store"
 )
 
@@ -29,6 +30,9 @@ type run struct {
 	forced map[string]*ocispec.Descriptor
 	// rivals caches the recorded tags of the other layout's repositories (see publish.go).
 	rivals map[string]map[string]store.TagState
+	// others are the other repositories whose copies this reconcile's writes kept out or handed
+	// a key to: their status changed too.
+	others map[string]bool
 }
 
 // reconcile lists the repository, resolves what req asks for and publishes the result. It
@@ -37,7 +41,9 @@ type run struct {
 func (ix *Indexer) reconcile(ctx context.Context, repository string, req *request) (missing []string, err error) {
 	start := ix.cfg.Now()
 	log := ix.cfg.Log.With("repository", repository)
+	var rep *status.Report
 	defer func() {
+		ix.report(repository, start, rep, err)
 		ix.cfg.Metrics.ReconcileSeconds.Observe(time.Since(start).Seconds())
 		if err != nil {
 			ix.cfg.Metrics.ReconcileError.Inc()
@@ -49,6 +55,7 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 	}()
 
 	listed, err := ix.cfg.Registry.Tags(ctx, repository)
+	ix.heard(err)
 	if errors.Is(err, oci.ErrRepositoryNotFound) {
 		listed, err = nil, nil
 	}
@@ -73,6 +80,8 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 	next := map[string]store.TagState{}
 	var outs []outcome
 	var failures []error
+	failed := map[string]error{}
+	kept := map[string]bool{}
 	for _, step := range planTags(tagsView{Repository: repository, Layout: ix.cfg.Layout, Listed: listed, Old: old,
 		All: req.all, Named: req.tags, Policy: ix.cfg.Policy.id(), Searched: searched, Forced: r.forced}) {
 		prev, known := old[step.Tag]
@@ -80,8 +89,10 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 		if step.Vouched {
 			ix.cfg.Metrics.SearchSkippedResolves.Inc()
 		}
+		kept[step.Tag] = step.Kind == StepKeep
 		if step.Kind == StepResolve {
 			if out, err = r.resolveTag(step.Tag, prev, known); err != nil {
+				failed[step.Tag] = err
 				failures = append(failures, fmt.Errorf("tag %s: %w", step.Tag, err))
 				if known {
 					next[step.Tag] = prev // keep what was indexed until the tag can be read again
@@ -105,6 +116,15 @@ func (ix *Indexer) reconcile(ctx context.Context, repository string, req *reques
 	published, err := r.write(outs, next)
 	if err != nil {
 		return nil, err // nothing recorded yet: the whole reconcile repeats
+	}
+	if ix.cfg.Status != nil {
+		conflicts, cerr := ix.cfg.DB.ConflictsOf(repository)
+		if cerr != nil {
+			log.Warn("reading the conflicts for the status failed", "err", cerr)
+		}
+		rep = &status.Report{Listed: true, TagsListed: len(listed), Kept: kept,
+			Tags: ix.tagStatuses(repository, listed, next, failed, conflicts)}
+		ix.reportOthers(r.others)
 	}
 	if published > 0 || len(old) != len(next) {
 		log.Info("reconciled", "tags", len(listed), "indexed", countIndexed(next), "published", published, "took", time.Since(start).Round(time.Millisecond))
@@ -167,7 +187,7 @@ func (r *run) resolveTag(tag string, prev store.TagState, known bool) (outcome, 
 		}
 	}
 	out := outcome{tag: tag, changed: true, state: store.TagState{Digest: v.Digest, Key: ms.Key, Rejected: ms.Rejected, Policy: v.Policy,
-		AwaitingSignature: ms.AwaitingSignature}}
+		AwaitingSignature: ms.AwaitingSignature, Rule: ms.Rule, NotAPackage: ms.NotAPackage, ArtifactType: ms.ArtifactType}}
 	switch {
 	case ms.Key == "":
 	case parsedHere:

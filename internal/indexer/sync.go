@@ -176,11 +176,29 @@ func (ix *Indexer) sweep(ctx context.Context, snap *snapshot) error {
 	return nil
 }
 
+// failedRepositories counts the repositories a sync's joined error names.
+func failedRepositories(err error) int {
+	if err == nil {
+		return 0
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return len(j.Unwrap())
+	}
+	return 1
+}
+
 // RunResync performs a sync now and then every interval until ctx ends.
 func (ix *Indexer) RunResync(ctx context.Context, interval time.Duration) {
 	for {
 		start := time.Now()
-		if err := ix.SyncAll(ctx); err != nil && ctx.Err() == nil {
+		ix.resyncStarted(start, interval)
+		err := ix.SyncAll(ctx)
+		var next time.Time
+		if interval > 0 {
+			next = time.Now().Add(interval)
+		}
+		ix.resyncEnded(time.Now(), failedRepositories(err), next)
+		if err != nil && ctx.Err() == nil {
 			ix.cfg.Log.Warn("sync finished with failures", "err", err)
 		} else if ctx.Err() == nil {
 			ix.cfg.Log.Info("sync finished", "took", time.Since(start).Round(time.Millisecond))

@@ -176,6 +176,10 @@ func (c *Client) FetchBlob(ctx context.Context, repository string, desc ocispec.
 	return rc, nil
 }
 
+// ErrNoPackageLayer is PickLayers' error for a manifest with no layer that may be a package zip:
+// an artifact of another kind (an image, a chart), not a broken package.
+var ErrNoPackageLayer = errors.New("no package zip layer")
+
 // PickLayers finds the package zip layer and the optional signature layer of a package
 // manifest, reading leniently so that a plain `oras push` works. The zip is, by preference:
 // the one layer of type MediaTypePackageZip; else the one of type application/zip; else the
@@ -218,6 +222,5 @@ func PickLayers(m ocispec.Manifest) (zip ocispec.Descriptor, sig *ocispec.Descri
 			return ocispec.Descriptor{}, nil, fmt.Errorf("oci: manifest has %d %s, expected one package zip", len(candidates.layers), candidates.what)
 		}
 	}
-	return ocispec.Descriptor{}, nil, errors.New("oci: manifest has no package zip layer (" + MediaTypePackageZip +
-		", " + MediaTypeZip + ", or a layer titled *.zip)")
+	return ocispec.Descriptor{}, nil, fmt.Errorf("oci: manifest has %w (%s, %s, or a layer titled *.zip)", ErrNoPackageLayer, MediaTypePackageZip, MediaTypeZip)
 }

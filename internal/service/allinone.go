@@ -10,6 +10,7 @@ import (
 
 	"github.com/oci-epr/package-registry/internal/events"
 	"github.com/oci-epr/package-registry/internal/process"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 // AllInOneOptions configures the single-process mode: embedded NATS (unless a URL is given), the
@@ -96,6 +97,10 @@ func StartAllInOne(ctx context.Context, opts AllInOneOptions) (_ *AllInOne, err 
 	}
 	return a, nil
 }
+
+// StatusReader answers status queries in the all-in-one: the API replica's reader, which also
+// tells what its index serves.
+func (a *AllInOne) StatusReader() status.Reader { return a.API.StatusReader() }
 
 // Ready reports whether every part is ready.
 func (a *AllInOne) Ready() bool {

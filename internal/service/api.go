@@ -19,6 +19,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/oci"
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/process"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/upstream"
 )
@@ -38,9 +39,11 @@ type APIOptions struct {
 	// creates or changes the bucket, it reports a difference.
 	Replicas int
 	// Proxy configures proxy mode (off unless Proxy.Enabled).
-	Proxy   upstream.Config
-	Log     *slog.Logger
-	Metrics prometheus.Registerer
+	Proxy upstream.Config
+	// ReplicaID names this replica in the status (empty: DefaultReplicaID).
+	ReplicaID string
+	Log       *slog.Logger
+	Metrics   prometheus.Registerer
 }
 
 // API is a running API replica: its store, its HTTP server and the follower that keeps both in
@@ -52,6 +55,14 @@ type API struct {
 	done   sync.WaitGroup
 	// settled is the first catch-up with the bucket, after which the memory it used is returned.
 	settled sync.Once
+	// replica reports this replica in the status and holds the status bucket once bound.
+	replica *replicaReport
+}
+
+// StatusReader answers status queries in this process, from the status bucket (ErrStatusNotReady
+// until it is bound), telling for each served tag what this replica's index serves.
+func (a *API) StatusReader() status.Reader {
+	return status.Reader{Store: a.replica.store, Index: catalogIndex{catalog: a.Server.Catalog()}}
 }
 
 // StartAPI opens the replica's store, serves what it holds at once, and follows the index bucket
@@ -116,8 +127,14 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 	// fresh one becomes ready when it has caught up with the bucket, so a load balancer does not
 	// send it traffic while it would answer with mock packages.
 	srv.SetReady(rev > 0)
+	replica, err := newReplicaReport(cmp.Or(opts.ReplicaID, DefaultReplicaID()), opts.Metrics, opts.Log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	replica.applied.Store(rev)
 	ctx, cancel := context.WithCancel(ctx)
-	a := &API{Server: srv, db: db, cancel: cancel}
+	a := &API{Server: srv, db: db, cancel: cancel, replica: replica}
 	a.done.Go(func() { a.follow(ctx, nc, opts) })
 	return a, nil
 }
@@ -153,13 +170,18 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 		OnChange:   a.Server.Apply,
 		OnReset:    a.Server.Reset,
 		Reconnects: func() uint64 { return nc.Stats().Reconnects },
-		OnApplied:  a.Server.SetRevision,
+		OnApplied: func(rev uint64) {
+			a.Server.SetRevision(rev)
+			a.replica.applied.Store(rev)
+		},
 		OnSynced: func(rev uint64) {
 			a.Server.SetRevision(rev)
+			a.replica.applied.Store(rev)
 			a.Server.SetReady(true)
 			a.settled.Do(func() { settle(a.db, opts.Log) })
 		},
 	}
+	a.done.Go(func() { a.replica.run(ctx, setup, kv) })
 	_ = f.Run(ctx)
 }
 

@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +122,11 @@ type stackOptions struct {
 	noNotifications bool
 	// webhookTap sees every webhook delivery before the pipeline; true means it answered it.
 	webhookTap func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
+	// registryProxy, when set, puts a proxy in front of the registry for the pipeline (the
+	// test's own client pushes to the registry itself): a registry that misbehaves.
+	registryProxy func(next http.Handler) http.Handler
+	// resync is the indexer's -resync-interval (0: the start-up resync only).
+	resync time.Duration
 }
 
 // startStackWith is startStack with the options given.
@@ -165,13 +173,22 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.registryProxy != nil {
+		target, err := url.Parse(reg.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		px := httptest.NewServer(o.registryProxy(httputil.NewSingleHostReverseProxy(target)))
+		t.Cleanup(px.Close)
+		regCfg = oci.Config{Registry: px.URL}
+	}
 	log := testLogger(t)
 	cfg := api.DefaultConfig()
 	dataDir := t.TempDir()
 	all, err := StartAllInOne(ctx, AllInOneOptions{
 		API: APIOptions{Config: cfg, Registry: regCfg, Replicas: o.replicas},
 		Indexer: IndexerOptions{Registry: regCfg, Repository: "packages", Stream: events.StreamOptions{Replicas: o.replicas},
-			RequirePackageSignatures: o.requireSignatures},
+			RequirePackageSignatures: o.requireSignatures, ResyncInterval: o.resync},
 		DataDir: dataDir,
 		NATSURL: o.natsURL,
 		Webhook: hooks,

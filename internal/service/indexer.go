@@ -22,6 +22,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/packages"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/retry"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/store"
 	"github.com/oci-epr/package-registry/internal/webhook"
 )
@@ -86,7 +87,17 @@ type Indexer struct {
 	cancel     context.CancelFunc
 	done       sync.WaitGroup
 	ix         atomic.Pointer[indexer.Indexer]
+	// status is the status bucket once set up; the indexer writes it.
+	status        *statusStore
+	statusMetrics *status.PublisherMetrics
+	// pub writes the status once the bucket is set up.
+	pub           atomic.Pointer[status.Publisher]
+	streamPending prometheus.Gauge
 }
+
+// StatusReader answers status queries in this process, from the status bucket (ErrStatusNotReady
+// until it is set up).
+func (s *Indexer) StatusReader() status.Reader { return status.Reader{Store: s.status} }
 
 // BlobDir is the blob cache directory under a data directory.
 func BlobDir(dataDir string) string { return filepath.Join(dataDir, "blobs") }
@@ -138,8 +149,16 @@ func StartIndexer(ctx context.Context, nc *nats.Conn, opts IndexerOptions) (*Ind
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Indexer{opts: opts, db: db, source: src, tagDigests: tagDigests, blobs: &oci.Blobs{Cache: cache, Fetcher: src}, cancel: cancel}
+	s := &Indexer{opts: opts, db: db, source: src, tagDigests: tagDigests, blobs: &oci.Blobs{Cache: cache, Fetcher: src}, cancel: cancel,
+		status: &statusStore{}}
 	metrics := indexer.NewMetrics(opts.Metrics)
+	s.statusMetrics = status.NewPublisherMetrics(opts.Metrics)
+	if s.streamPending, err = registerGauge(opts.Metrics, prometheus.NewGauge(prometheus.GaugeOpts{Name: "epr_indexer_stream_pending",
+		Help: "Events in the stream the indexer has not handled yet (its consumer's pending and unacknowledged events)."})); err != nil {
+		cancel()
+		db.Close()
+		return nil, err
+	}
 	s.done.Go(func() { s.run(ctx, nc, metrics) })
 	return s, nil
 }
@@ -220,6 +239,7 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 	if retryUntilReady(ctx, log, "event stream and index bucket", ensure) != nil {
 		return // ctx ended
 	}
+	sink := &statusSink{}
 	ix := indexer.New(indexer.Config{
 		Layout:   indexer.Layout{Base: s.opts.Repository},
 		Registry: s.source,
@@ -239,8 +259,24 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 		Debounce:         10 * time.Millisecond,
 		Log:              log,
 		Metrics:          metrics,
+		Status:           sink,
 	})
 	s.ix.Store(ix)
+	// What the indexer concludes is published for people (internal/status), seeded from the
+	// status bucket before the start-up resync reports, so that a restart rewrites nothing
+	// unchanged. A status bucket that cannot be set up holds indexing up for statusWait at most:
+	// until it is, reconciles are not told, and the next resync tells them.
+	statusReady := make(chan struct{})
+	s.done.Go(func() {
+		s.runStatus(ctx, setup, sink, statusReady, indexerFacts(cons, kv, s.streamPending, ix.StatusFacts))
+	})
+	select {
+	case <-statusReady:
+	case <-ctx.Done():
+		return
+	case <-time.After(statusWait):
+		log.Warn("the status bucket is not set up yet; indexing without it until it is", "waited", statusWait)
+	}
 	s.done.Go(func() { ix.RunResync(ctx, s.opts.ResyncInterval) })
 	log.Info("indexer consuming events", "registry", s.source.Host(), "repository", s.opts.Repository)
 	for ctx.Err() == nil {
@@ -257,11 +293,59 @@ func (s *Indexer) run(ctx context.Context, nc *nats.Conn, metrics *indexer.Metri
 			return
 		}
 		// The stream or consumer is gone (e.g. NATS restarted with an empty store): set them up
-		// again; the resync repairs whatever was missed meanwhile.
+		// again; the resync repairs whatever was missed meanwhile, the status' verification what
+		// the status bucket lost.
 		if retryUntilReady(ctx, log, "event stream and consumer", ensure) != nil {
 			return
 		}
+		if _, err := setup.StatusBucket(ctx); err != nil {
+			log.Warn("setting the status bucket up again failed", "err", err)
+		}
 	}
+}
+
+// statusWait bounds how long the indexer waits for the status bucket before it starts indexing.
+var statusWait = 30 * time.Second
+
+// statusSink tells the publisher what each reconcile concluded, once the status bucket is set
+// up; before, reports are dropped (the next resync tells them again).
+type statusSink struct {
+	pub atomic.Pointer[status.Publisher]
+}
+
+func (s *statusSink) Report(r status.Report) {
+	if p := s.pub.Load(); p != nil {
+		p.Report(r)
+	}
+}
+
+// runStatus sets the status bucket up (the indexer owns it), seeds the publisher from it,
+// closes ready, and writes the status until ctx ends.
+func (s *Indexer) runStatus(ctx context.Context, setup events.Setup, sink *statusSink, ready chan struct{}, facts func(context.Context) status.Indexer) {
+	log := s.opts.Log
+	pub := &status.Publisher{Log: log, Metrics: s.statusMetrics, Facts: facts}
+	if retryUntilReady(ctx, log, "status bucket", func(ctx context.Context) error {
+		skv, err := setup.StatusBucket(ctx)
+		if err != nil {
+			return err
+		}
+		kvs, err := status.NewKV(ctx, skv, 0)
+		if err != nil {
+			return err
+		}
+		pub.Store = kvs
+		if err := pub.Seed(ctx); err != nil {
+			return err
+		}
+		s.status.kv.Store(kvs)
+		return nil
+	}) != nil {
+		return
+	}
+	s.pub.Store(pub)
+	sink.pub.Store(pub)
+	close(ready)
+	pub.Run(ctx)
 }
 
 // watchConsumer returns when ctx ends or the consumer no longer exists on the server.

@@ -88,6 +88,13 @@ func TestScalingOutWithDefaultFlagsKeepsReplicas(t *testing.T) {
 		if err != nil {
 			return
 		}
+		st, err := js.Stream(rctx, "KV_"+events.StatusBucket)
+		if err != nil {
+			return
+		}
+		if st.CachedInfo().Config.Replicas != b.CachedInfo().Config.Replicas {
+			return 0, 0, 0, 0, fmt.Errorf("status bucket has %d replicas, the index bucket %d", st.CachedInfo().Config.Replicas, b.CachedInfo().Config.Replicas)
+		}
 		return s.CachedInfo().Config.Replicas, c.CachedInfo().Config.Replicas, b.CachedInfo().Config.Replicas, o.CachedInfo().Config.Replicas, nil
 	}
 	if s, c, b, o, err := replicas(); err != nil || s != 3 || c != 3 || b != 3 || o != 3 {
@@ -127,7 +134,8 @@ func TestScalingOutWithDefaultFlagsKeepsReplicas(t *testing.T) {
 	for role, want := range map[string][]string{
 		"webhook": {mismatch("stream", events.StreamName)},
 		"api":     {mismatch("bucket", events.PackagesBucket), mismatch("object_store", events.LargeRecordsBucket)},
-		"indexer": {mismatch("stream", events.StreamName), mismatch("consumer", events.ConsumerName), mismatch("bucket", events.PackagesBucket)},
+		"indexer": {mismatch("stream", events.StreamName), mismatch("consumer", events.ConsumerName), mismatch("bucket", events.PackagesBucket),
+			mismatch("status_bucket", events.StatusBucket)},
 	} {
 		for _, line := range want {
 			if !strings.Contains(logs[role].String(), line) {

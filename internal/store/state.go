@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -20,6 +21,13 @@ type TagState struct {
 	Key string `json:"key,omitempty"`
 	// Rejected says why the artifact was not indexed; empty when it was.
 	Rejected string `json:"rejected,omitempty"`
+	// Rule is the rejection rule Rejected broke (packages.Rule); empty in states recorded
+	// before rules were stored.
+	Rule string `json:"rule,omitempty"`
+	// NotAPackage marks an artifact that is no package at all (no package zip layer, or not an
+	// image manifest); ArtifactType is what it holds instead, when known.
+	NotAPackage  bool   `json:"not_a_package,omitempty"`
+	ArtifactType string `json:"artifact_type,omitempty"`
 	// Policy names the indexing policy the tag was read under (empty: the default one); a tag
 	// read under another policy is read again.
 	Policy string `json:"policy,omitempty"`
@@ -33,6 +41,10 @@ type ManifestState struct {
 	// Key is the package key the digest holds; empty when it was rejected.
 	Key      string `json:"key,omitempty"`
 	Rejected string `json:"rejected,omitempty"`
+	// Rule, NotAPackage, ArtifactType: see TagState.
+	Rule         string `json:"rule,omitempty"`
+	NotAPackage  bool   `json:"not_a_package,omitempty"`
+	ArtifactType string `json:"artifact_type,omitempty"`
 	// AwaitingSignature: see TagState.
 	AwaitingSignature bool `json:"awaiting_signature,omitempty"`
 	// Signature is the digest of the signature blob the record names, if any: a manifest read
@@ -247,6 +259,28 @@ func (db *DB) RecordConflict(key, repository string, c Conflict) (isNew bool, er
 		return b.Put(k, v)
 	})
 	return isNew, err
+}
+
+// ConflictsOf returns, per package key, the recorded conflicts in which repository's copy is
+// the one kept out.
+func (db *DB) ConflictsOf(repository string) (map[string]Conflict, error) {
+	out := map[string]Conflict{}
+	suffix := " " + repository
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConflicts).ForEach(func(k, v []byte) error {
+			key, ok := strings.CutSuffix(string(k), suffix)
+			if !ok || strings.Contains(key, " ") {
+				return nil
+			}
+			var c Conflict
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("store: conflict %s: %w", k, err)
+			}
+			out[key] = c
+			return nil
+		})
+	})
+	return out, err
 }
 
 // ClearConflict forgets that repository's copy of key was kept out.
