@@ -16,6 +16,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/status"
 	"github.com/oci-epr/package-registry/internal/version"
 )
 
@@ -42,6 +43,8 @@ type options struct {
 	webhook service.WebhookOptions
 	// secretsInArgs are the secret flags given on the command line, to warn about.
 	secretsInArgs []string
+	// status says whether /status is served on the public address too (with its token).
+	status status.Exposure
 	// memoryLimit is -memory-limit in bytes: 0 the default (GOMEMLIMIT, else from the container), -1 off.
 	memoryLimit int64
 }
@@ -69,6 +72,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	o.webhook.RegisterFlags(fs)
 	fs.Func("memory-limit", "soft memory limit of the Go runtime, e.g. 400MiB; default GOMEMLIMIT, else 90% of the container's memory limit; off for none",
 		func(v string) (err error) { o.memoryLimit, err = process.ParseBytes(v); return err })
+	o.status.RegisterFlags(fs)
 	fs.StringVar(&o.embeddedNATS, "embedded-nats-address", "127.0.0.1:-1", "all-in-one: listen address of the embedded NATS server (port -1: random)")
 	if err := flagenv.Parse(fs, args, lookup); err != nil {
 		return options{}, err
@@ -81,6 +85,9 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 		return options{}, fmt.Errorf("failed to set -tls-min-version: %w", err)
 	}
 	if err := o.api.Config.Validate(); err != nil {
+		return options{}, err
+	}
+	if err := o.status.Validate(); err != nil {
 		return options{}, err
 	}
 	if o.api.Proxy.Enabled {
@@ -101,7 +108,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	o.api.Registry = o.indexer.Registry
 	o.api.MaxZipBytes = o.indexer.MaxZipBytes
 	o.api.Replicas = o.indexer.Stream.Replicas
-	for _, secret := range []string{"oci-password", "webhook-token", "webhook-github-secret"} {
+	for _, secret := range []string{"oci-password", "webhook-token", "webhook-github-secret", "status-token"} {
 		if flagenv.InArgs(args, secret) {
 			o.secretsInArgs = append(o.secretsInArgs, secret)
 		}
@@ -143,6 +150,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	var server *api.Server
+	// statusOf answers /status; nil (503) until the service gives its status reader.
+	var statusOf status.Queries
 	if o.allInOne {
 		all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
 			API:                 o.api,
@@ -158,6 +167,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		}
 		defer all.Close()
 		server = all.API.Server
+		statusOf = nil // at merge: all.StatusReader()
 	} else {
 		if o.api.Registry.Registry == "" {
 			log.Warn("no -oci-registry: package zips, signatures and files cannot be downloaded (mock packages still can)")
@@ -177,6 +187,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		}
 		defer a.Close()
 		server = a.Server
+		statusOf = nil // at merge: a.StatusReader()
+	}
+	if err := service.ServeStatus(statusOf, o.status, metrics, server, log); err != nil {
+		return err
 	}
 	main.Handle(server)
 	log.Info("package registry starting", slog.String("version", version.String()), slog.Bool("all_in_one", o.allInOne),

@@ -98,6 +98,18 @@ func TestParseFlags(t *testing.T) {
 		{name: "layout without all-in-one", args: []string{"-oci-layout=d"}, err: "-oci-layout needs -feature-oci-indexer"},
 		{name: "all-in-one without a registry", args: []string{"-feature-oci-indexer"}, err: "needs -oci-registry"},
 		{name: "sub-second cache time", args: []string{"-cache-time-search=500ms"}, err: "-cache-time-search must be at least 1s"},
+		{name: "public status without a token", args: []string{"-status-public"}, err: "-status-public needs -status-token"},
+		{name: "public status with a token from the environment", args: []string{"-status-public"}, env: map[string]string{"EPR_STATUS_TOKEN": "t"},
+			check: func(t *testing.T, o options) {
+				if !o.status.Public || o.status.Token != "t" || len(o.secretsInArgs) != 0 {
+					t.Errorf("status %+v, secrets in args %v", o.status, o.secretsInArgs)
+				}
+			}},
+		{name: "status token on the command line", args: []string{"-status-public", "-status-token=t"}, check: func(t *testing.T, o options) {
+			if strings.Join(o.secretsInArgs, ",") != "status-token" {
+				t.Errorf("secretsInArgs = %v", o.secretsInArgs)
+			}
+		}},
 		{name: "bad TLS version", args: []string{"-tls-min-version=1.0"}, err: "-tls-min-version"},
 		{name: "bad env value", env: map[string]string{"EPR_MOCK_FALLBACK": "maybe"}, err: "-mock-fallback"},
 		{name: "stray argument", args: []string{"serve"}, err: "unexpected arguments"},

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/flagenv"
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 func main() { flagenv.Main("indexer", run) }
@@ -86,6 +87,11 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	metrics, err := process.MetricsListener(o.metricsAddress, reg)
 	if err != nil {
+		return err
+	}
+	// The indexer's /status is on its metrics listener only: its -address is for probes.
+	var statusOf status.Queries // at merge: ix.StatusReader()
+	if err := service.ServeStatus(statusOf, status.Exposure{}, metrics, nil, log); err != nil {
 		return err
 	}
 	return process.Serve(ctx, log, health, metrics)

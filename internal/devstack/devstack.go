@@ -25,6 +25,7 @@ import (
 	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/ref"
 	"github.com/oci-epr/package-registry/internal/service"
+	"github.com/oci-epr/package-registry/internal/status"
 )
 
 // Options configures the stack.
@@ -129,6 +130,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		reg.Close()
 		return nil, err
 	}
+	var statusOf status.Queries // at merge: all.StatusReader()
+	if err := service.ServeStatus(statusOf, status.Exposure{}, metrics, nil, opts.Log); err != nil {
+		all.Close()
+		reg.Close()
+		return nil, err
+	}
 	var h http.Handler = all.API.Server
 	sw.h.Store(&h)
 	s := &Stack{Registry: reg, All: all, api: ln, metrics: metrics, opts: opts, served: make(chan error, 1)}
@@ -160,6 +167,14 @@ func (s *Stack) MetricsURL() string {
 		return ""
 	}
 	return "http://" + s.metrics.Addr() + "/metrics"
+}
+
+// StatusURL is the URL of the indexing status (on the metrics listener), or "" when it is off.
+func (s *Stack) StatusURL() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return "http://" + s.metrics.Addr() + "/status"
 }
 
 // Sample is one pushed sample package.
@@ -283,6 +298,7 @@ Point Kibana at it: xpack.fleet.registryUrl: %s
 `, api, reg, s.opts.Repository, s.opts.WebhookToken, api, s.opts.DataDir, len(samples), api, api, api, firstName(samples), firstVersion(samples), s.ExampleDir(), reg, s.opts.Repository, api)
 	if m := s.MetricsURL(); m != "" {
 		fmt.Fprintf(w, "Metrics (Prometheus): %s\n", m)
+		fmt.Fprintf(w, "Indexing status (why a package is or is not served; open it in a browser): %s\n", s.StatusURL())
 	}
 	if s.signer != nil {
 		fmt.Fprintf(w, `Signatures are required: the samples are signed with the key in %s

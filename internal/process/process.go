@@ -57,6 +57,8 @@ type Listener struct {
 	ln                net.Listener
 	srv               *http.Server
 	certFile, keyFile string
+	// admin is the mux of a metrics listener, where Mount adds routes beside /metrics.
+	admin *http.ServeMux
 }
 
 // Listen binds address now, so a bad address fails at start-up and ":0" resolves to a port. The
@@ -94,14 +96,31 @@ func (l *Listener) SetTimeouts(t Timeouts) {
 // Addr is the bound address.
 func (l *Listener) Addr() string { return l.ln.Addr().String() }
 
-// MetricsListener serves /metrics from reg on address; nil when address is empty.
+// MetricsListener serves /metrics from reg on address; nil when address is empty. It is the
+// process's admin listener: Mount adds other operator routes (/status) beside /metrics.
 func MetricsListener(address string, reg *prometheus.Registry) (*Listener, error) {
 	if address == "" {
 		return nil, nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return Listen("metrics", address, mux)
+	l, err := Listen("metrics", address, mux)
+	if err != nil {
+		return nil, err
+	}
+	l.admin = mux
+	return l, nil
+}
+
+// Mount serves h at pattern (http.ServeMux syntax) on a listener MetricsListener made; call it
+// before Serve. The routes mounted are the process's own business, so they are added once the
+// role has started, after the listener was bound.
+func (l *Listener) Mount(pattern string, h http.Handler) error {
+	if l.admin == nil {
+		return fmt.Errorf("%s: only the metrics listener takes more routes", l.Name)
+	}
+	l.admin.Handle(pattern, h)
+	return nil
 }
 
 // HealthHandler answers /health with 200 (alive) and /health?ready=true with 200 only while

@@ -22,7 +22,8 @@ type Filter struct {
 	Name       string
 	Version    string
 	Repository string
-	// Query keeps tags whose repository, tag, name or message contains it (case-insensitive).
+	// Query keeps tags whose repository, tag, name or message contains it (case-insensitive),
+	// served ones included, and, in Overall, repositories whose name contains it.
 	Query string
 	// Limit bounds the tags returned (0: DefaultLimit); Truncated says how many were left out.
 	Limit int
@@ -56,7 +57,7 @@ type Reader struct {
 }
 
 // Overall answers GET /status: the indexer's report, the replicas', every repository, and the
-// tags not served that match f (problems first).
+// tags not served that match f (problems first); a state or a query in f may show served ones.
 func (r Reader) Overall(ctx context.Context, f Filter) (Overall, error) {
 	var out Overall
 	entries, err := r.Store.List(ctx, FilterAll)
@@ -88,12 +89,12 @@ func (r Reader) Overall(ctx context.Context, f Filter) (Overall, error) {
 			if err := json.Unmarshal(v, &repo); err != nil {
 				return out, fmt.Errorf("status: %s: %w", k, err)
 			}
-			if f.Repository == "" || f.Repository == repo.Repository {
+			if (f.Repository == "" || f.Repository == repo.Repository) && contains(repo.Repository, f.Query) {
 				out.Repositories = append(out.Repositories, repo)
 			}
 		case strings.HasPrefix(k, prefixTag):
-			if f.State == "" && strings.HasPrefix(k, prefixTag+string(Served)+".") {
-				continue // the overview lists problems; served tags are asked for by state
+			if f.State == "" && f.Query == "" && strings.HasPrefix(k, prefixTag+string(Served)+".") {
+				continue // the overview lists problems; served tags are asked for by state or found by a search
 			}
 			if Match(TagFilter(f), k) {
 				tagEntries[k] = v
@@ -112,6 +113,11 @@ func (r Reader) Overall(ctx context.Context, f Filter) (Overall, error) {
 	})
 	out.Problems, out.Truncated, err = r.tags(tagEntries, f)
 	return out, err
+}
+
+// contains reports whether s contains query, ignoring case; an empty query is in anything.
+func contains(s, query string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(query))
 }
 
 // repoRank puts repositories whose last reconcile failed, then those with problem tags, first.

@@ -124,6 +124,11 @@ func TestReaderOrdersProblemsFirstAndFillsWhatTheIndexServes(t *testing.T) {
 	if len(o.Problems) != 1 || o.Problems[0].Name != "apache" {
 		t.Errorf("query: %+v", o.Problems)
 	}
+	// A search finds served tags too, and narrows the repositories to those it names.
+	o, _ = r.Overall(ctx, Filter{Query: "NGINX"})
+	if len(o.Problems) != 4 || o.Problems[len(o.Problems)-1].State != Served || len(o.Repositories) != 1 || o.Repositories[0].Repository != "p/nginx" {
+		t.Errorf("query nginx: problems %+v, repositories %+v", o.Problems, o.Repositories)
+	}
 }
 
 // A served tag that the answering process does not serve (not applied yet, or the other
