@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	var server *api.Server
-	// statusOf answers /status; nil (503) until the service gives its status reader.
+	// statusOf answers /status from the status the indexer publishes.
 	var statusOf status.Queries
 	if o.allInOne {
 		all, err := service.StartAllInOne(ctx, service.AllInOneOptions{
@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		}
 		defer all.Close()
 		server = all.API.Server
-		statusOf = nil // at merge: all.StatusReader()
+		statusOf = all.StatusReader()
 	} else {
 		if o.api.Registry.Registry == "" {
 			log.Warn("no -oci-registry: package zips, signatures and files cannot be downloaded (mock packages still can)")
@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		}
 		defer a.Close()
 		server = a.Server
-		statusOf = nil // at merge: a.StatusReader()
+		statusOf = a.StatusReader()
 	}
 	if err := service.ServeStatus(statusOf, o.status, metrics, server, log); err != nil {
 		return err

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 		return err
 	}
 	// The indexer's /status is on its metrics listener only: its -address is for probes.
-	var statusOf status.Queries // at merge: ix.StatusReader()
+	statusOf := ix.StatusReader()
 	if err := service.ServeStatus(statusOf, status.Exposure{}, metrics, nil, log); err != nil {
 		return err
 	}

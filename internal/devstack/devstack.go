@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		reg.Close()
 		return nil, err
 	}
-	var statusOf status.Queries // at merge: all.StatusReader()
+	statusOf := all.StatusReader()
 	if err := service.ServeStatus(statusOf, status.Exposure{}, metrics, nil, opts.Log); err != nil {
 		all.Close()
 		reg.Close()

@@ -26,7 +26,7 @@ func WriteOverall(w io.Writer, o Overall) error {
 		fmt.Fprintf(tw, "last resync\t%s\n", resync(ix.LastResync))
 		fmt.Fprintf(tw, "events pending\t%d\n", ix.StreamPending)
 		fmt.Fprintf(tw, "index revision\t%d\n", ix.IndexRevision)
-		fmt.Fprintf(tw, "tags\t%s\n", counts(ix.Counts))
+		fmt.Fprintf(tw, "tags\t%s\n", countsText(ix.Counts))
 		fmt.Fprintf(tw, "reported\t%s\n", when(ix.UpdatedAt))
 	} else {
 		fmt.Fprintln(tw, "indexer\tno report yet")
@@ -86,7 +86,7 @@ func writeRepository(tw io.Writer, r Repository) {
 		}
 	}
 	// The outcome's error is the last column's, so that it only widens its line.
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", cell(r.Repository), at, took, r.TagsListed, counts(r.Counts), outcome)
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", cell(r.Repository), at, took, r.TagsListed, countsText(r.Counts), outcome)
 }
 
 func writeTags(tw io.Writer, tags []Tag, truncated int, none string) {
@@ -147,8 +147,8 @@ func resync(r Resync) string {
 	return fmt.Sprintf("%s, took %s, %d repositories failed", when(*r.End), r.End.Sub(*r.Start).Round(time.Millisecond), r.Failed)
 }
 
-// counts is "rejected 2, served 10", problems first.
-func counts(c map[State]int) string {
+// countsText is "rejected 2, served 10", problems first.
+func countsText(c map[State]int) string {
 	var parts []string
 	for _, s := range States {
 		if c[s] > 0 {
