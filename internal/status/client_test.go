@@ -109,7 +109,7 @@ func TestClientErrors(t *testing.T) {
 		contains  []string
 		notFound  bool
 	}{
-		{name: "no token: 401", c: &status.Client{BaseURL: base}, pkg: "nginx", contains: []string{"401", "bearer token"}},
+		{name: "no token: 401", c: &status.Client{BaseURL: base}, pkg: "nginx", contains: []string{"401", "a token is required"}},
 		{name: "wrong token: 401, the token sent is not repeated", c: &status.Client{BaseURL: base, Token: "wrong-" + token}, pkg: "nginx", contains: []string{"401"}},
 		{name: "bad filter: 400 with the server's message", c: &status.Client{BaseURL: base, Token: token}, pkg: "nginx",
 			f: status.Filter{State: "lost"}, contains: []string{"400", `unknown state "lost"`}},
