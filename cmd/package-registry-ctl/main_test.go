@@ -16,8 +16,8 @@ import (
 	"github.com/oci-epr/package-registry/internal/testkit"
 )
 
-// The status routes these tests ask are statustest's stand-in for the real handler (built on
-// another branch), over a status.Memory filled as the indexer would fill the status bucket.
+// These tests ask the status routes (status.NewHandler, through statustest) over a status.Memory
+// filled as the indexer fills the status bucket; allinone_test.go asks a running all-in-one.
 
 const secret = "ctl-s3cret"
 
