@@ -10,13 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/oci-epr/package-registry/internal/devregistry"
 	"github.com/oci-epr/package-registry/internal/events"
@@ -126,6 +124,7 @@ func TestThreeProcesses(t *testing.T) {
 	}
 	defer nats.Shutdown()
 	webhookAddr, indexerAddr, apiAddr, api2Addr := testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t), testkit.FreeAddr(t)
+	indexerAdmin, apiAdmin := testkit.FreeAddr(t), testkit.FreeAddr(t) // their metrics listeners, where /status is
 
 	ctx := context.Background()
 	reg, err := devregistry.Start(ctx, devregistry.Options{Notifications: []devregistry.Notification{{
@@ -145,10 +144,10 @@ func TestThreeProcesses(t *testing.T) {
 		"EPR_ADDRESS": webhookAddr, "EPR_NATS_URL": nats.ClientURL(), "EPR_WEBHOOK_TOKEN": token, "EPR_LOG_LEVEL": "debug"})
 	process(t, filepath.Join(bin, "indexer"), "indexer", map[string]string{
 		"EPR_ADDRESS": indexerAddr, "EPR_NATS_URL": nats.ClientURL(), "EPR_OCI_REGISTRY": registry,
-		"EPR_DATA_DIR": t.TempDir(), "EPR_LOG_LEVEL": "debug"})
+		"EPR_DATA_DIR": t.TempDir(), "EPR_LOG_LEVEL": "debug", "EPR_METRICS_ADDRESS": indexerAdmin})
 	process(t, filepath.Join(bin, "api"), "api", map[string]string{
 		"EPR_ADDRESS": apiAddr, "EPR_NATS_URL": nats.ClientURL(), "EPR_OCI_REGISTRY": registry,
-		"EPR_DATA_DIR": t.TempDir(), "EPR_LOG_LEVEL": "debug"})
+		"EPR_DATA_DIR": t.TempDir(), "EPR_LOG_LEVEL": "debug", "EPR_METRICS_ADDRESS": apiAdmin})
 	for name, addr := range map[string]string{"webhook": webhookAddr, "indexer": indexerAddr, "api": apiAddr} {
 		testkit.Eventually(t, 30*time.Second, name+" ready", ready(addr))
 	}
@@ -210,37 +209,23 @@ func TestThreeProcesses(t *testing.T) {
 		t.Fatalf("final /search lacks the moved content:\n%s", want)
 	}
 
-	// The status the indexer process wrote is what every process reads from the status
-	// bucket: each tag's state, and each api process reporting its applied revision.
-	checkStatus(t, nats.ClientURL(), specs, gone)
+	// The status the indexer process wrote is what every process answers on GET /status (here
+	// the indexer's and an api process's metrics listeners): each tag's state, and each api
+	// process reporting its applied revision.
+	checkStatus(t, "http://"+indexerAdmin, "http://"+apiAdmin, specs, gone)
 }
 
-// checkStatus reads the status as any process does, from the status bucket on NATS, and checks
-// what the indexer process concluded and what both api processes reported.
-func checkStatus(t *testing.T, natsURL string, specs []packagetest.Spec, gone packagetest.Spec) {
+// checkStatus asks the indexer process and an api process for the status over HTTP: both answer
+// from the status bucket the indexer writes, so they must agree tag for tag; the api process,
+// which holds the index, also says each served tag is in sync.
+func checkStatus(t *testing.T, indexerURL, apiURL string, specs []packagetest.Spec, gone packagetest.Spec) {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := natsgo.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, events.StatusBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := status.NewKV(ctx, kv, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := status.Reader{Store: store}
+	fromIndexer, fromAPI := &status.Client{BaseURL: indexerURL}, &status.Client{BaseURL: apiURL}
 	var o status.Overall
 	testkit.Eventually(t, testkit.Patience, "status: every tag told, both api processes in step", func() bool {
-		if o, err = r.Overall(ctx, status.Filter{}); err != nil || o.Indexer == nil || len(o.Replicas) != 2 {
+		var err error
+		if o, err = fromAPI.Overall(ctx, status.Filter{}); err != nil || o.Indexer == nil || len(o.Replicas) != 2 {
 			return false
 		}
 		for _, rep := range o.Replicas {
@@ -250,16 +235,28 @@ func checkStatus(t *testing.T, natsURL string, specs []packagetest.Spec, gone pa
 		}
 		return o.Indexer.Counts[status.Served] == len(specs)-1 && o.Indexer.Counts[status.NotAPackage] == 1
 	})
-	for _, s := range specs[:2] {
-		p, err := r.Package(ctx, s.Name, status.Filter{})
-		if err != nil || len(p.Tags) != 1 || p.Tags[0].State != status.Served || p.Tags[0].Version != s.Version {
-			t.Errorf("status of %s: %+v %v", s.Name, p.Tags, err)
-		}
-	}
-	if p, _ := r.Package(ctx, gone.Name, status.Filter{}); len(p.Tags) != 0 {
-		t.Errorf("deleted tag still in the status: %+v", p.Tags)
-	}
 	if len(o.Problems) != 1 || o.Problems[0].Tag != "latest" {
 		t.Errorf("problems: %+v", o.Problems)
+	}
+	oi, err := fromIndexer.Overall(ctx, status.Filter{})
+	if err != nil || !reflect.DeepEqual(oi.Problems, o.Problems) || len(oi.Replicas) != 2 {
+		t.Errorf("the indexer's /status differs from the api's: %+v %v", oi, err)
+	}
+	for _, s := range specs[:2] {
+		p, err := fromAPI.Package(ctx, s.Name, status.Filter{})
+		if err != nil || len(p.Tags) != 1 || p.Tags[0].State != status.Served || p.Tags[0].Version != s.Version ||
+			p.Tags[0].InSync == nil || !*p.Tags[0].InSync || p.Tags[0].IndexDigest != p.Tags[0].Digest {
+			t.Errorf("status of %s from the api: %+v %v", s.Name, p.Tags, err)
+			continue
+		}
+		pi, err := fromIndexer.Package(ctx, s.Name, status.Filter{})
+		served := p.Tags[0]
+		served.IndexDigest, served.InSync = "", nil // only a process holding the index tells these
+		if err != nil || len(pi.Tags) != 1 || !reflect.DeepEqual(pi.Tags[0], served) {
+			t.Errorf("status of %s from the indexer: %+v %v, the api's: %+v", s.Name, pi.Tags, err, served)
+		}
+	}
+	if p, _ := fromAPI.Package(ctx, gone.Name, status.Filter{}); len(p.Tags) != 0 {
+		t.Errorf("deleted tag still in the status: %+v", p.Tags)
 	}
 }
