@@ -192,7 +192,7 @@ func TestThePageShowsWhatTheJSONSays(t *testing.T) {
 		`<a href="/status/repositories/packages/apache">packages/apache</a>`,
 		`<a class="package" href="/status/packages/nginx">nginx</a> 1.21.0`,
 		`<strong>manifest</strong>: manifest.yml: field &#34;version&#34;: &#34;1.21&#34; is not a semantic version`,
-		`<code title="sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb">sha256:bbbbbbbbbbbb</code>`,
+		`<code class="digest" title="sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb">sha256:bbbbbbbbbbbb</code>`,
 		`served from <a href="/status/repositories/packages/nginx">packages/nginx</a>`,
 		`holds <code>application/vnd.oci.image.config.v1&#43;json</code>`,
 		`fetching the zip: registry answered 503 Service Unavailable`,
