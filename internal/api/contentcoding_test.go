@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,5 +248,50 @@ func TestCompressedOncePerSnapshot(t *testing.T) {
 	again := ts.get("/search?all=true&prerelease=true", "Accept-Encoding", "gzip")
 	if resp.coded[codingGzip-1].enc != enc || !bytes.Equal(again.Body.Bytes(), first.Body.Bytes()) {
 		t.Fatal("the gzip form was made again")
+	}
+}
+
+// TestPlainBodyOnlyWhileAsked: a list body asked for compressed first is held compressed only;
+// a client sending no Accept-Encoding still gets exactly the golden bytes and the same ETag
+// (rendered again, then kept), and revalidates them with a 304.
+func TestPlainBodyOnlyWhileAsked(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig(), false)
+	const target = "/search?all=true&prerelease=true"
+	golden, err := os.ReadFile(filepath.Join("testdata", "search_all_prerelease.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := ts.get(target, "Accept-Encoding", "gzip,deflate") // what Kibana's Fleet client sends
+	if gz.Code != 200 || gz.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(decode(t, "gzip", gz.Body.Bytes()), golden) {
+		t.Fatalf("gzip: %d %q", gz.Code, gz.Header().Get("Content-Encoding"))
+	}
+	resp, ok := ts.Catalog().Snapshot().cache.get(cacheKey{kindSearch, "all=true&prerelease=true"})
+	if !ok {
+		t.Fatal("not cached")
+	}
+	if resp.plain.Load() != nil {
+		t.Error("the plain body is held though only a compressed form was asked for")
+	}
+	zs := ts.get(target, "Accept-Encoding", "zstd") // compressed from a body rendered again
+	if zs.Header().Get("Content-Encoding") != "zstd" || !bytes.Equal(decode(t, "zstd", zs.Body.Bytes()), golden) {
+		t.Fatalf("zstd: %q", zs.Header().Get("Content-Encoding"))
+	}
+	if resp.plain.Load() != nil {
+		t.Error("the plain body rendered for zstd was kept")
+	}
+	wantETag := strings.TrimSuffix(gz.Header().Get("Etag"), `-gzip"`) + `"`
+	plain := ts.get(target)
+	if plain.Code != 200 || !bytes.Equal(plain.Body.Bytes(), golden) || plain.Header().Get("Etag") != wantETag ||
+		plain.Header().Get("Content-Length") != strconv.Itoa(len(golden)) || plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("plain after compressed: %d, ETag %q (want %q), %d bytes (golden %d)", plain.Code, plain.Header().Get("Etag"), wantETag, plain.Body.Len(), len(golden))
+	}
+	if resp.plain.Load() == nil {
+		t.Error("the plain body a client asked for is not kept")
+	}
+	if w := ts.get(target, "If-None-Match", wantETag); w.Code != http.StatusNotModified {
+		t.Errorf("plain revalidation: %d", w.Code)
+	}
+	if w := ts.get(target, "Accept-Encoding", "gzip"); !bytes.Equal(w.Body.Bytes(), gz.Body.Bytes()) {
+		t.Error("the gzip form changed")
 	}
 }
