@@ -127,6 +127,9 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	if limit, from := process.ApplyMemoryLimit(o.memoryLimit); limit > 0 {
 		log.Info("soft memory limit", slog.Int64("bytes", limit), slog.String("from", from))
 	}
+	if !o.allInOne { // a replica: its heap is its catalogue (the all-in-one's indexer churns more)
+		o.api.GCPercent, _ = process.EnvGCPercent()
+	}
 	reg := process.NewMetricsRegistry()
 	o.api.Log, o.api.Metrics = log, reg
 	o.indexer.Metrics, o.webhook.Metrics = reg, reg
