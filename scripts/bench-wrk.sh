@@ -10,8 +10,10 @@
 #   - wrk -t2 -c32 -d10s on each route, and on a static server that only writes the bytes of
 #     /search?all=true (the ceiling), with our ratio to it,
 #   - a plain API replica following its NATS (what a deployment scales out): its catch-up, wrk on
-#     every route plain and with Accept-Encoding: gzip, bytes on the wire per coding, and then its
-#     RSS and where it goes (anonymous memory and the Go heap, the bbolt file's mapped pages).
+#     every route plain and with Accept-Encoding: gzip (zstd too on /search?all=true), its CPU and
+#     GC cycles meanwhile, bytes on the wire per coding, and then its RSS and where it goes
+#     (anonymous memory and the Go heap, the bbolt file's mapped pages);
+#   - the replica restarted from its bbolt and served gzip only (as by Kibanas), its memory again.
 #
 # BEFORE=<source tree> also builds cmd/api from that tree (e.g. `git archive main | tar -x -C DIR`)
 # and runs it as a second replica beside the first, measured the same way right after it, route by
@@ -297,8 +299,9 @@ if [[ -n "${PROFILES:-}" ]]; then
 fi
 printf '%-44s %12s\n' "replica catch-up from empty bbolt (s)" "$REPLICA_CATCHUP"
 
-# The same replicas restarted from their bbolt (LoadStore rather than the watch), warmed, one wrk
-# run on /search?all=true plain and gzip, and their memory again.
+# The same replicas restarted from their bbolt (LoadStore rather than the watch), then served
+# as Kibana's Fleet would serve them: every route with Accept-Encoding: gzip only, a wrk run on
+# /search?all=true and one on /package/P/V/, both gzip; their memory again.
 restart_replica() { # pid bin port mport dir [flags...] → STARTED, RESTARTED (s)
   local t pid=$1 bin=$2 port=$3 mport=$4 dir=$5
   shift 5
@@ -310,22 +313,20 @@ restart_replica() { # pid bin port mport dir [flags...] → STARTED, RESTARTED (
   PIDS+=("$STARTED")
   wait_http "http://127.0.0.1:$port/health?ready=true" 120
   RESTARTED=$(since "$t")
-  for r in "${ROUTES[@]}"; do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port$r"; curl -fsS -o /dev/null -H "$GZ" "http://127.0.0.1:$port$r"
-  done
-  wrk -t2 -c32 -d"$DURATION" "http://127.0.0.1:$port/search?all=true" >/dev/null
+  for r in "${ROUTES[@]}"; do curl -fsS -o /dev/null -H "$GZ" "http://127.0.0.1:$port$r"; done
   wrk -t2 -c32 -d"$DURATION" -H "$GZ" "http://127.0.0.1:$port/search?all=true" >/dev/null
+  wrk -t2 -c32 -d"$DURATION" -H "$GZ" "http://127.0.0.1:$port/package/$NAME/$VER/" >/dev/null
 }
 restart_replica "$REPLICAPID" api $((8092 + OFF)) $((8093 + OFF)) replica-data $PROF
-printf '\n%-44s %s\n' "replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8093 + OFF))) ready-in ${RESTARTED}s"
+printf '\n%-44s %s\n' "restarted, gzip-only traffic (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8093 + OFF))) ready-in ${RESTARTED}s"
 [[ -n "${PROFILES:-}" ]] && profile "replica-restarted-$N" $((8098 + OFF))
 if [[ -n "${BREPLICA:-}" ]]; then
   restart_replica "$BREPLICAPID" api-before $((8094 + OFF)) $((8095 + OFF)) before-data
-  printf '%-44s %s\n' "before replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8095 + OFF))) ready-in ${RESTARTED}s"
+  printf '%-44s %s\n' "before, restarted, gzip-only (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8095 + OFF))) ready-in ${RESTARTED}s"
 fi
 if [[ -n "${LREPLICA:-}" ]]; then
   restart_replica "$LREPLICAPID" api $((8096 + OFF)) $((8097 + OFF)) limited-data -memory-limit="$LIMIT" $LPROF
-  printf '%-44s %s\n' "limited replica restarted from bbolt (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8097 + OFF))) ready-in ${RESTARTED}s"
+  printf '%-44s %s\n' "limited, restarted, gzip-only (MB)" "$(mem "$STARTED" http://127.0.0.1:$((8097 + OFF))) ready-in ${RESTARTED}s"
 fi
 printf '%-44s %12s\n' "cold sync (s)" "$COLD"
 printf '%-44s %12s\n' "restart from bbolt to ready (s)" "$RESTART"
