@@ -98,6 +98,9 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	case !o.allInOne && o.indexer.Layout != "":
 		return options{}, errors.New("-oci-layout needs -feature-oci-indexer (a standalone replica downloads from a registry)")
 	}
+	if !o.allInOne { // a replica: its heap is its catalogue (the all-in-one's indexer churns more)
+		o.api.GCPercent, _ = process.GCPercent(func(k string) string { v, _ := lookup(k); return v })
+	}
 	o.api.Config.ServiceVersion = version.String()
 	o.api.DataDir = o.dataDir
 	o.api.Registry = o.indexer.Registry
@@ -126,9 +129,6 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 
 	if limit, from := process.ApplyMemoryLimit(o.memoryLimit); limit > 0 {
 		log.Info("soft memory limit", slog.Int64("bytes", limit), slog.String("from", from))
-	}
-	if !o.allInOne { // a replica: its heap is its catalogue (the all-in-one's indexer churns more)
-		o.api.GCPercent, _ = process.EnvGCPercent()
 	}
 	reg := process.NewMetricsRegistry()
 	o.api.Log, o.api.Metrics = log, reg

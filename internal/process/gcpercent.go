@@ -3,8 +3,6 @@ package process
 // The Go runtime's GC target for a process whose heap is mostly a long-lived index (an API
 // replica): how far the heap may grow between collections.
 
-import "os"
-
 // LoadedGCPercent is the GC target of an API replica once its index is loaded. The runtime's
 // default, 100, lets the heap grow to twice what the last collection kept; the space freed
 // stays in RSS until the scavenger returns it (down to about 1.1 times the goal), so RSS follows
@@ -23,6 +21,3 @@ func GCPercent(getenv func(string) string) (int, string) {
 	}
 	return LoadedGCPercent, "default"
 }
-
-// EnvGCPercent is GCPercent from the process's environment.
-func EnvGCPercent() (int, string) { return GCPercent(os.Getenv) }
