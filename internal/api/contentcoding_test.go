@@ -295,3 +295,18 @@ func TestPlainBodyOnlyWhileAsked(t *testing.T) {
 		t.Error("the gzip form changed")
 	}
 }
+
+// TestCompressedBodyHoldsItsLength: a compressed body kept for a snapshot does not keep the
+// room its encoder's buffer was given (a sixth of the body for gzip, an eighth for zstd).
+func TestCompressedBodyHoldsItsLength(t *testing.T) {
+	body := bytes.Repeat([]byte(`{"name":"acme_logs","version":"1.2.0","title":"Acme logs"},`+"\n"), 20000)
+	for _, c := range []coding{codingGzip, codingZstd} {
+		out := compressBody(c, body)
+		if len(out) == 0 || cap(out)-len(out) > len(out)/8 {
+			t.Errorf("%s: %d bytes in a slice of capacity %d", c.name(), len(out), cap(out))
+		}
+		if got := decode(t, c.name(), out); !bytes.Equal(got, body) {
+			t.Errorf("%s: does not decode to the body", c.name())
+		}
+	}
+}
