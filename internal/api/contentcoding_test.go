@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -309,4 +311,34 @@ func TestCompressedBodyHoldsItsLength(t *testing.T) {
 			t.Errorf("%s: does not decode to the body", c.name())
 		}
 	}
+}
+
+// TestPlainAndCompressedAtOnce: clients asking for every coding at the same moment, while the
+// plain body is dropped and rendered again, each get bytes that decode to the golden file.
+func TestPlainAndCompressedAtOnce(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig(), false)
+	golden, err := os.ReadFile(filepath.Join("testdata", "search_all_prerelease.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		ce := []string{"", "gzip", "zstd"}[i%3]
+		wg.Go(func() {
+			var w *httptest.ResponseRecorder
+			if ce == "" {
+				w = ts.get("/search?all=true&prerelease=true")
+			} else {
+				w = ts.get("/search?all=true&prerelease=true", "Accept-Encoding", ce)
+			}
+			if got := w.Header().Get("Content-Encoding"); w.Code != 200 || got != ce {
+				t.Errorf("%q: %d, Content-Encoding %q", ce, w.Code, got)
+				return
+			}
+			if !bytes.Equal(decode(t, ce, w.Body.Bytes()), golden) {
+				t.Errorf("%q: does not decode to the golden bytes", ce)
+			}
+		})
+	}
+	wg.Wait()
 }
