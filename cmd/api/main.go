@@ -25,6 +25,7 @@ func main() { flagenv.Main("package-registry", run) }
 type options struct {
 	address        string
 	metricsAddress string
+	profileAddress string
 	// natsURL is empty in all-in-one mode unless an external server is wanted.
 	natsURL       string
 	dataDir       string
@@ -57,6 +58,7 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	fs.StringVar(&o.natsURL, "nats-url", "", "NATS server URL (default nats://localhost:4222; with -feature-oci-indexer, empty starts an embedded server)")
 	fs.StringVar(&o.dataDir, "data-dir", "data", "directory for the replica's bbolt store and blob cache (and, all-in-one, the indexer's and NATS's files)")
 	fs.StringVar(&o.metricsAddress, "metrics-address", "", "address of /metrics (empty: off)")
+	fs.StringVar(&o.profileAddress, "httpprof", "", "address of the Go runtime's profiles, /debug/pprof/ (empty: off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logType, "log-type", "ecs", "ecs (JSON) or dev (text)")
 	o.api.Config = api.DefaultConfig()
@@ -103,6 +105,9 @@ func parseFlags(args []string, lookup func(string) (string, bool)) (options, err
 	case !o.allInOne && o.indexer.Layout != "":
 		return options{}, errors.New("-oci-layout needs -feature-oci-indexer (a standalone replica downloads from a registry)")
 	}
+	if !o.allInOne { // a replica: its heap is its catalogue (the all-in-one's indexer churns more)
+		o.api.GCPercent, _ = process.GCPercent(func(k string) string { v, _ := lookup(k); return v })
+	}
 	o.api.Config.ServiceVersion = version.String()
 	o.api.DataDir = o.dataDir
 	o.api.Registry = o.indexer.Registry
@@ -146,6 +151,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	}
 	main.SetTimeouts(process.APITimeouts())
 	metrics, err := process.MetricsListener(o.metricsAddress, reg)
+	if err != nil {
+		return err
+	}
+	profile, err := process.ProfileListener(o.profileAddress)
 	if err != nil {
 		return err
 	}
@@ -195,5 +204,5 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool))
 	main.Handle(server)
 	log.Info("package registry starting", slog.String("version", version.String()), slog.Bool("all_in_one", o.allInOne),
 		slog.String("registry", o.api.Registry.Registry), slog.String("repository", o.indexer.Repository))
-	return process.Serve(ctx, log, main, metrics)
+	return process.Serve(ctx, log, main, metrics, profile)
 }

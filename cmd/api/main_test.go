@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/oci-epr/package-registry/internal/packages"
+	"github.com/oci-epr/package-registry/internal/process"
 	"github.com/oci-epr/package-registry/internal/service"
 	"github.com/oci-epr/package-registry/internal/testkit"
 	"github.com/oci-epr/package-registry/internal/webhook"
@@ -124,6 +125,21 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "bad memory limit", args: []string{"-memory-limit=200MB"}, err: "-memory-limit"},
+		{name: "a replica's GC target once loaded", check: func(t *testing.T, o options) {
+			if o.api.GCPercent != process.LoadedGCPercent {
+				t.Errorf("GC percent %d, want %d", o.api.GCPercent, process.LoadedGCPercent)
+			}
+		}},
+		{name: "GOGC wins", env: map[string]string{"GOGC": "100"}, check: func(t *testing.T, o options) {
+			if o.api.GCPercent != 0 {
+				t.Errorf("GC percent %d with GOGC set", o.api.GCPercent)
+			}
+		}},
+		{name: "all-in-one keeps the runtime's GC target", args: []string{"-feature-oci-indexer", "-oci-registry=r"}, check: func(t *testing.T, o options) {
+			if o.api.GCPercent != 0 {
+				t.Errorf("GC percent %d in the all-in-one", o.api.GCPercent)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

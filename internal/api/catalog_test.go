@@ -103,7 +103,7 @@ func concurrentMissesRenderOnce(t *testing.T) {
 	got := make(chan *cachedResponse, callers)
 	for range callers {
 		go func() {
-			r, err := c.render(k, 1<<20, func() ([]byte, error) {
+			r, err := c.render(k, 1<<20, true, func() ([]byte, error) {
 				calls.Add(1)
 				<-release
 				return []byte("[]"), nil
@@ -131,7 +131,7 @@ func concurrentMissesRenderOnce(t *testing.T) {
 	if r, ok := c.get(k); !ok || r != first {
 		t.Error("the render was not cached")
 	}
-	if _, err := c.render(cacheKey{kindSearch, "x"}, 1<<20, func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
+	if _, err := c.render(cacheKey{kindSearch, "x"}, 1<<20, true, func() ([]byte, error) { return nil, errors.New("boom") }); err == nil {
 		t.Error("a failed render gave no error")
 	}
 }

@@ -131,8 +131,19 @@ func qValue(params string) (int, bool) {
 	return w, true
 }
 
-// compressBody encodes body in coding c.
+// compressBody encodes body in coding c, in a slice of its own length: a compressed list body
+// lives as long as its snapshot, and the buffer it was written to has room for a worse ratio
+// (at 10,000 versions, 2 MB for the 0.4 MB gzip form of /search?all=true).
 func compressBody(c coding, body []byte) []byte {
+	out := encodeBody(c, body)
+	if cap(out)-len(out) > len(out)/8 {
+		return bytes.Clone(out)
+	}
+	return out
+}
+
+// encodeBody encodes body in coding c.
+func encodeBody(c coding, body []byte) []byte {
 	switch c {
 	case codingGzip:
 		var buf bytes.Buffer

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -247,4 +251,94 @@ func TestCompressedOncePerSnapshot(t *testing.T) {
 	if resp.coded[codingGzip-1].enc != enc || !bytes.Equal(again.Body.Bytes(), first.Body.Bytes()) {
 		t.Fatal("the gzip form was made again")
 	}
+}
+
+// TestPlainBodyOnlyWhileAsked: a list body asked for compressed first is held compressed only;
+// a client sending no Accept-Encoding still gets exactly the golden bytes and the same ETag
+// (rendered again, then kept), and revalidates them with a 304.
+func TestPlainBodyOnlyWhileAsked(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig(), false)
+	const target = "/search?all=true&prerelease=true"
+	golden, err := os.ReadFile(filepath.Join("testdata", "search_all_prerelease.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := ts.get(target, "Accept-Encoding", "gzip,deflate") // what Kibana's Fleet client sends
+	if gz.Code != 200 || gz.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(decode(t, "gzip", gz.Body.Bytes()), golden) {
+		t.Fatalf("gzip: %d %q", gz.Code, gz.Header().Get("Content-Encoding"))
+	}
+	resp, ok := ts.Catalog().Snapshot().cache.get(cacheKey{kindSearch, "all=true&prerelease=true"})
+	if !ok {
+		t.Fatal("not cached")
+	}
+	if resp.plain.Load() != nil {
+		t.Error("the plain body is held though only a compressed form was asked for")
+	}
+	zs := ts.get(target, "Accept-Encoding", "zstd") // compressed from a body rendered again
+	if zs.Header().Get("Content-Encoding") != "zstd" || !bytes.Equal(decode(t, "zstd", zs.Body.Bytes()), golden) {
+		t.Fatalf("zstd: %q", zs.Header().Get("Content-Encoding"))
+	}
+	if resp.plain.Load() != nil {
+		t.Error("the plain body rendered for zstd was kept")
+	}
+	wantETag := strings.TrimSuffix(gz.Header().Get("Etag"), `-gzip"`) + `"`
+	plain := ts.get(target)
+	if plain.Code != 200 || !bytes.Equal(plain.Body.Bytes(), golden) || plain.Header().Get("Etag") != wantETag ||
+		plain.Header().Get("Content-Length") != strconv.Itoa(len(golden)) || plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("plain after compressed: %d, ETag %q (want %q), %d bytes (golden %d)", plain.Code, plain.Header().Get("Etag"), wantETag, plain.Body.Len(), len(golden))
+	}
+	if resp.plain.Load() == nil {
+		t.Error("the plain body a client asked for is not kept")
+	}
+	if w := ts.get(target, "If-None-Match", wantETag); w.Code != http.StatusNotModified {
+		t.Errorf("plain revalidation: %d", w.Code)
+	}
+	if w := ts.get(target, "Accept-Encoding", "gzip"); !bytes.Equal(w.Body.Bytes(), gz.Body.Bytes()) {
+		t.Error("the gzip form changed")
+	}
+}
+
+// TestCompressedBodyHoldsItsLength: a compressed body kept for a snapshot does not keep the
+// room its encoder's buffer was given (a sixth of the body for gzip, an eighth for zstd).
+func TestCompressedBodyHoldsItsLength(t *testing.T) {
+	body := bytes.Repeat([]byte(`{"name":"acme_logs","version":"1.2.0","title":"Acme logs"},`+"\n"), 20000)
+	for _, c := range []coding{codingGzip, codingZstd} {
+		out := compressBody(c, body)
+		if len(out) == 0 || cap(out)-len(out) > len(out)/8 {
+			t.Errorf("%s: %d bytes in a slice of capacity %d", c.name(), len(out), cap(out))
+		}
+		if got := decode(t, c.name(), out); !bytes.Equal(got, body) {
+			t.Errorf("%s: does not decode to the body", c.name())
+		}
+	}
+}
+
+// TestPlainAndCompressedAtOnce: clients asking for every coding at the same moment, while the
+// plain body is dropped and rendered again, each get bytes that decode to the golden file.
+func TestPlainAndCompressedAtOnce(t *testing.T) {
+	ts := newTestServer(t, DefaultConfig(), false)
+	golden, err := os.ReadFile(filepath.Join("testdata", "search_all_prerelease.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 24 {
+		ce := []string{"", "gzip", "zstd"}[i%3]
+		wg.Go(func() {
+			var w *httptest.ResponseRecorder
+			if ce == "" {
+				w = ts.get("/search?all=true&prerelease=true")
+			} else {
+				w = ts.get("/search?all=true&prerelease=true", "Accept-Encoding", ce)
+			}
+			if got := w.Header().Get("Content-Encoding"); w.Code != 200 || got != ce {
+				t.Errorf("%q: %d, Content-Encoding %q", ce, w.Code, got)
+				return
+			}
+			if !bytes.Equal(decode(t, ce, w.Body.Bytes()), golden) {
+				t.Errorf("%q: does not decode to the golden bytes", ce)
+			}
+		})
+	}
+	wg.Wait()
 }

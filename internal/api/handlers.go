@@ -100,7 +100,7 @@ func (s *Server) serveQuery(c echo.Context, snap *Snapshot, q *queryRoute, cc []
 		return s.serveProxiedQuery(c, snap, q, f, cc)
 	}
 	normal := cacheKey{q.kind, "\x00" + f.Key()}
-	resp, err := snap.cache.render(normal, s.cfg.ResponseCacheBytes, func() ([]byte, error) { return q.render(snap, f) })
+	resp, err := snap.cache.render(normal, s.cfg.ResponseCacheBytes, true, func() ([]byte, error) { return q.render(snap, f) })
 	if err != nil {
 		s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
 		s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)

@@ -143,7 +143,7 @@ func (s *Server) serveProxiedQuery(c echo.Context, snap *Snapshot, q *queryRoute
 		cc = ccNoStore
 	}
 	key := cacheKey{q.kind, "\x01" + f.Key() + "\x00" + ans.ID}
-	resp, err := snap.cache.render(key, s.cfg.ResponseCacheBytes, func() ([]byte, error) { return q.merge(snap, f, ans.Body) })
+	resp, err := snap.cache.render(key, s.cfg.ResponseCacheBytes, false, func() ([]byte, error) { return q.merge(snap, f, ans.Body) })
 	if err != nil {
 		s.log.Error("rendering a response failed", "route", q.label, "query", r.URL.RawQuery, "err", err)
 		s.writeError(c, http.StatusNotFound, q.failure(err), ccNoStore)

@@ -2,9 +2,11 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -12,12 +14,25 @@ import (
 // cachedResponse is a rendered body with the header values it is sent with, prepared once so
 // that a hit only writes bytes. Its compressed forms are made on first demand, once each, and
 // live as long as it does: a list body is compressed once per snapshot, not per request.
+//
+// A list body (one made with rerender) keeps its plain bytes only while a client without a
+// compressed coding has asked for them: once a compressed form exists and no such client has
+// come, the plain body is dropped, and the next plain request renders it again, byte for byte
+// (same snapshot, same query), and keeps it. Kibana asks with gzip, so a replica serving only
+// Kibanas holds the compressed forms alone (about a twelfth of the plain body).
 type cachedResponse struct {
-	encoded
-	coded [codings - 1]struct { // gzip, zstd
+	encoded                       // the identity; body nil when the plain bytes live in plain (list bodies)
+	coded   [codings - 1]struct { // gzip, zstd
 		once sync.Once
 		enc  *encoded // nil: the coding saves nothing, send the identity
 	}
+	size int // of the plain body
+
+	// rerender makes the plain body again; nil: the body is never dropped.
+	rerender   func() ([]byte, error)
+	plain      atomic.Pointer[encoded] // the identity with its body, while held
+	plainAsked atomic.Bool             // a client took the plain body: keep it
+	renderMu   sync.Mutex              // one re-render at a time
 }
 
 // encoded is one form of a body and its header values (shared, read-only slices).
@@ -40,33 +55,89 @@ func newCachedResponse(body []byte) *cachedResponse {
 		etag:   etag,
 		etagH:  []string{etag},
 		length: []string{strconv.Itoa(len(body))},
-	}}
+	}, size: len(body)}
+}
+
+// newListResponse is newCachedResponse for a body rerender can make again (see cachedResponse).
+func newListResponse(body []byte, rerender func() ([]byte, error)) *cachedResponse {
+	r := newCachedResponse(body)
+	if !r.varies() {
+		return r // never compressed, so never dropped
+	}
+	r.rerender = rerender
+	held := r.encoded
+	r.plain.Store(&held)
+	r.encoded.body = nil
+	return r
 }
 
 // varies reports whether the response's bytes depend on Accept-Encoding.
-func (r *cachedResponse) varies() bool { return len(r.body) >= minCompressBytes }
+func (r *cachedResponse) varies() bool { return r.size >= minCompressBytes }
 
 // in returns the body in coding c, compressing it on first use. The ETag of a compressed form
 // is the identity's with the coding appended, so a cache holding both forms tells them apart
 // and a client revalidating one form never gets a 304 for the other.
-func (r *cachedResponse) in(c coding) *encoded {
+func (r *cachedResponse) in(c coding) (*encoded, error) {
 	if c == codingIdentity || !r.varies() {
-		return &r.encoded
+		return r.identity(true)
 	}
 	slot := &r.coded[c-1]
+	var err error
 	slot.once.Do(func() {
-		body := compressBody(c, r.body)
-		if len(body) >= len(r.body) {
+		var plain *encoded
+		if plain, err = r.identity(false); err != nil {
+			return
+		}
+		body := compressBody(c, plain.body)
+		if len(body) >= len(plain.body) {
 			return
 		}
 		etag := strings.TrimSuffix(r.etag, `"`) + "-" + c.name() + `"`
 		slot.enc = &encoded{body: body, etag: etag, etagH: []string{etag},
 			length: []string{strconv.Itoa(len(body))}, ce: []string{c.name()}}
+		if !r.plainAsked.Load() {
+			r.plain.Store(nil) // a compressed form now serves those who accept it
+		}
 	})
-	if slot.enc == nil {
-		return &r.encoded
+	if err != nil {
+		return nil, err
 	}
-	return slot.enc
+	if slot.enc == nil {
+		return r.identity(true)
+	}
+	return slot.enc, nil
+}
+
+// identity is the plain form, rendered again if it was dropped; keep (a client takes it) keeps
+// it from then on. A body rendered again must have the ETag's length, or it is not served.
+func (r *cachedResponse) identity(keep bool) (*encoded, error) {
+	if r.rerender == nil {
+		return &r.encoded, nil
+	}
+	if keep {
+		r.plainAsked.Store(true)
+	}
+	if e := r.plain.Load(); e != nil {
+		return e, nil
+	}
+	r.renderMu.Lock()
+	defer r.renderMu.Unlock()
+	if e := r.plain.Load(); e != nil {
+		return e, nil
+	}
+	body, err := r.rerender()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) != r.size {
+		return nil, fmt.Errorf("a body rendered again has %d bytes, not %d", len(body), r.size)
+	}
+	e := r.encoded
+	e.body = body
+	if r.plainAsked.Load() {
+		r.plain.Store(&e)
+	}
+	return &e, nil
 }
 
 // cacheKey separates the routes sharing a cache: the route kind plus the
@@ -103,8 +174,9 @@ type flight struct {
 }
 
 // render returns the response cached under k, or renders it once however many callers ask at
-// the same time, and caches it within budget.
-func (c *responseCache) render(k cacheKey, budget int64, fn func() ([]byte, error)) (*cachedResponse, error) {
+// the same time, and caches it within budget. again: fn may be called again for the same bytes,
+// so the plain body may be dropped while compressed forms serve (see cachedResponse).
+func (c *responseCache) render(k cacheKey, budget int64, again bool, fn func() ([]byte, error)) (*cachedResponse, error) {
 	if r, ok := c.get(k); ok {
 		return r, nil
 	}
@@ -126,7 +198,11 @@ func (c *responseCache) render(k cacheKey, budget int64, fn func() ([]byte, erro
 		f.err = err
 		return nil, err
 	}
-	f.resp = newCachedResponse(body)
+	if again {
+		f.resp = newListResponse(body, fn)
+	} else {
+		f.resp = newCachedResponse(body)
+	}
 	c.put(k, f.resp, budget)
 	return f.resp, nil
 }
@@ -139,7 +215,7 @@ func (c *responseCache) get(k cacheKey) (*cachedResponse, bool) {
 }
 
 func (c *responseCache) put(k cacheKey, r *cachedResponse, budget int64) {
-	c.store(k, r, int64(len(r.body)), budget)
+	c.store(k, r, int64(r.size), budget)
 }
 
 // alias files a response already cached under another key (the normalised query) under k (the

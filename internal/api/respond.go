@@ -74,10 +74,16 @@ func (s *Server) writeCached(c echo.Context, resp *cachedResponse, cc, contentTy
 	w := c.Response()
 	h := w.Header()
 	req := c.Request()
-	form := &resp.encoded
+	c0 := codingIdentity
 	if resp.varies() {
 		h[hVary] = valAcceptEncoding
-		form = resp.in(negotiateCoding(req.Header[hAcceptEncoding]))
+		c0 = negotiateCoding(req.Header[hAcceptEncoding])
+	}
+	form, err := resp.in(c0)
+	if err != nil {
+		s.log.Error("rendering a response again failed", "path", req.URL.Path, "err", err)
+		s.writeError(c, http.StatusInternalServerError, "internal server error", nil)
+		return
 	}
 	h[hCacheControl] = cc
 	h[hETag] = form.etagH

@@ -44,6 +44,9 @@ type APIOptions struct {
 	ReplicaID string
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer
+	// GCPercent, when above 0, is the Go runtime's GC target set once the index is loaded (see
+	// process.LoadedGCPercent); loading itself runs at the runtime's default, which is faster.
+	GCPercent int
 }
 
 // API is a running API replica: its store, its HTTP server and the follower that keeps both in
@@ -123,6 +126,9 @@ func StartAPI(ctx context.Context, nc *nats.Conn, opts APIOptions) (*API, error)
 	rev, _ := db.KVRevision()
 	srv.SetRevision(rev)
 	settle(db, opts.Log)
+	if rev > 0 { // an index was loaded; a fresh replica waits for its catch-up
+		tuneGC(opts.GCPercent, opts.Log)
+	}
 	// A replica that has applied the index before serves it at once (also while NATS is away); a
 	// fresh one becomes ready when it has caught up with the bucket, so a load balancer does not
 	// send it traffic while it would answer with mock packages.
@@ -178,7 +184,10 @@ func (a *API) follow(ctx context.Context, nc *nats.Conn, opts APIOptions) {
 			a.Server.SetRevision(rev)
 			a.replica.applied.Store(rev)
 			a.Server.SetReady(true)
-			a.settled.Do(func() { settle(a.db, opts.Log) })
+			a.settled.Do(func() {
+				settle(a.db, opts.Log)
+				tuneGC(opts.GCPercent, opts.Log)
+			})
 		},
 	}
 	a.done.Go(func() { a.replica.run(ctx, setup, kv) })
@@ -194,6 +203,13 @@ func settle(db *store.DB, log *slog.Logger) {
 		log.Warn("releasing the store's pages failed", "err", err)
 	}
 	debug.FreeOSMemory()
+}
+
+// tuneGC sets the GC target of a loaded replica (n > 0), once its live heap is the catalogue.
+func tuneGC(n int, log *slog.Logger) {
+	if n > 0 && debug.SetGCPercent(n) != n {
+		log.Info("GC target once loaded", "gc_percent", n)
+	}
 }
 
 // Close stops following and closes the store.
