@@ -243,12 +243,12 @@ func TestCompressedOncePerSnapshot(t *testing.T) {
 	if !ok {
 		t.Fatal("the plain body is not cached")
 	}
-	enc := resp.coded[codingGzip-1].enc
+	enc := resp.coded[codingGzip-1].enc.Load()
 	if enc == nil || !bytes.Equal(enc.body, first.Body.Bytes()) {
 		t.Fatal("the gzip form is not kept with the cached response")
 	}
 	again := ts.get("/search?all=true&prerelease=true", "Accept-Encoding", "gzip")
-	if resp.coded[codingGzip-1].enc != enc || !bytes.Equal(again.Body.Bytes(), first.Body.Bytes()) {
+	if resp.coded[codingGzip-1].enc.Load() != enc || !bytes.Equal(again.Body.Bytes(), first.Body.Bytes()) {
 		t.Fatal("the gzip form was made again")
 	}
 }

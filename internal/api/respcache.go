@@ -24,7 +24,7 @@ type cachedResponse struct {
 	encoded                       // the identity; body nil when the plain bytes live in plain (list bodies)
 	coded   [codings - 1]struct { // gzip, zstd
 		once sync.Once
-		enc  *encoded // nil: the coding saves nothing, send the identity
+		enc  atomic.Pointer[encoded] // nil: the coding saves nothing (or is not made yet), send the identity
 	}
 	size int // of the plain body
 
@@ -93,8 +93,8 @@ func (r *cachedResponse) in(c coding) (*encoded, error) {
 			return
 		}
 		etag := strings.TrimSuffix(r.etag, `"`) + "-" + c.name() + `"`
-		slot.enc = &encoded{body: body, etag: etag, etagH: []string{etag},
-			length: []string{strconv.Itoa(len(body))}, ce: []string{c.name()}}
+		slot.enc.Store(&encoded{body: body, etag: etag, etagH: []string{etag},
+			length: []string{strconv.Itoa(len(body))}, ce: []string{c.name()}})
 		if !r.plainAsked.Load() {
 			r.plain.Store(nil) // a compressed form now serves those who accept it
 		}
@@ -102,10 +102,30 @@ func (r *cachedResponse) in(c coding) (*encoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if slot.enc == nil {
+	enc := slot.enc.Load()
+	if enc == nil {
 		return r.identity(true)
 	}
-	return slot.enc, nil
+	return enc, nil
+}
+
+// held is how many body bytes r holds now: its plain body while held, and its compressed forms.
+func (r *cachedResponse) held() int64 {
+	var n int64
+	switch {
+	case r.rerender == nil:
+		n = int64(r.size)
+	default:
+		if p := r.plain.Load(); p != nil {
+			n = int64(len(p.body))
+		}
+	}
+	for i := range r.coded {
+		if e := r.coded[i].enc.Load(); e != nil {
+			n += int64(len(e.body))
+		}
+	}
+	return n
 }
 
 // identity is the plain form, rendered again if it was dropped; keep (a client takes it) keeps
@@ -155,12 +175,17 @@ const (
 // responseCache belongs to one Snapshot, so an index change invalidates it
 // by construction: the next snapshot starts empty. It is bounded in bytes;
 // when full it starts over, which keeps memory bounded however many
-// distinct query strings clients invent.
+// distinct query strings clients invent. Before starting over it counts again
+// what its responses hold: a list body whose plain bytes were dropped for its
+// compressed forms holds a twelfth of what it cost when cached, and two large
+// list bodies (at 50,000 versions /search?all=true is 60 MB plain, /search 20
+// MB) must not keep evicting each other for bytes no longer held.
 type responseCache struct {
-	mu    sync.RWMutex
-	m     map[cacheKey]*cachedResponse
-	cost  map[cacheKey]int64
-	bytes int64
+	mu      sync.RWMutex
+	m       map[cacheKey]*cachedResponse
+	cost    map[cacheKey]int64
+	aliased map[cacheKey]bool // entries filed under a second key: they cost their key only
+	bytes   int64
 
 	flights sync.Map // cacheKey → *flight: renders under way
 }
@@ -215,31 +240,48 @@ func (c *responseCache) get(k cacheKey) (*cachedResponse, bool) {
 }
 
 func (c *responseCache) put(k cacheKey, r *cachedResponse, budget int64) {
-	c.store(k, r, int64(r.size), budget)
+	c.store(k, r, int64(r.size), false, budget)
 }
 
 // alias files a response already cached under another key (the normalised query) under k (the
 // query as the client spelled it). It costs the budget only the key, yet still counts, so that
 // endless spellings cannot grow the cache without bound.
 func (c *responseCache) alias(k cacheKey, r *cachedResponse, budget int64) {
-	c.store(k, r, int64(len(k.key))+64, budget)
+	c.store(k, r, int64(len(k.key))+64, true, budget)
 }
 
-func (c *responseCache) store(k cacheKey, r *cachedResponse, cost, budget int64) {
+func (c *responseCache) store(k cacheKey, r *cachedResponse, cost int64, alias bool, budget int64) {
 	if budget < 0 || cost > budget {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || c.bytes+cost > budget {
+	if c.m != nil && c.bytes-c.cost[k]+cost > budget {
+		c.recount()
+	}
+	if c.m == nil || c.bytes-c.cost[k]+cost > budget {
 		c.m = map[cacheKey]*cachedResponse{}
 		c.cost = map[cacheKey]int64{}
+		c.aliased = map[cacheKey]bool{}
 		c.bytes = 0
 	}
 	c.bytes -= c.cost[k]
 	c.m[k] = r
 	c.cost[k] = cost
+	c.aliased[k] = alias
 	c.bytes += cost
+}
+
+// recount sets each response's cost to what it holds now (see responseCache). Called with mu
+// held.
+func (c *responseCache) recount() {
+	c.bytes = 0
+	for k, r := range c.m {
+		if !c.aliased[k] {
+			c.cost[k] = r.held()
+		}
+		c.bytes += c.cost[k]
+	}
 }
 
 // etagMatches implements the weak comparison If-None-Match asks for.
