@@ -453,7 +453,7 @@ func runBinaries(t *testing.T, files map[string][]byte, registryURL string) {
 				}
 				return
 			}
-			if !strings.Contains(usage, "Usage of") {
+			if !strings.Contains(usage, "Usage") { // "Usage of <name>:" from flag, or a command's own "Usage: …"
 				t.Fatalf("%s -h printed no usage:\n%s", n, usage)
 			}
 			if !regexp.MustCompile(`(?m)^  -version$`).MatchString(usage) {
