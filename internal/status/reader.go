@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -60,9 +61,27 @@ type Reader struct {
 // tags not served that match f (problems first); a state or a query in f may show served ones.
 func (r Reader) Overall(ctx context.Context, f Filter) (Overall, error) {
 	var out Overall
-	entries, err := r.Store.List(ctx, FilterAll)
-	if err != nil {
-		return out, err
+	// Served tags are most of a registry's and the overview shows them only when asked (a
+	// state, or a search): it lists the tags of the other states by key, not the whole bucket.
+	filters := []string{KeyIndexer, FilterRepl, FilterRepos}
+	if f.State != "" || f.Query != "" {
+		filters = append(filters, TagFilter(f))
+	} else {
+		for _, s := range States {
+			if s != Served {
+				g := f
+				g.State = s
+				filters = append(filters, TagFilter(g))
+			}
+		}
+	}
+	entries := map[string][]byte{}
+	for _, filter := range filters {
+		got, err := r.Store.List(ctx, filter)
+		if err != nil {
+			return out, err
+		}
+		maps.Copy(entries, got)
 	}
 	now := time.Now()
 	if r.Now != nil {
@@ -111,6 +130,7 @@ func (r Reader) Overall(ctx context.Context, f Filter) (Overall, error) {
 	slices.SortFunc(out.Repositories, func(a, b Repository) int {
 		return cmp.Or(cmp.Compare(repoRank(a), repoRank(b)), cmp.Compare(a.Repository, b.Repository))
 	})
+	var err error
 	out.Problems, out.Truncated, err = r.tags(tagEntries, f)
 	return out, err
 }

@@ -3,6 +3,8 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -158,5 +160,43 @@ func TestClip(t *testing.T) {
 	}
 	if Clip("short") != "short" {
 		t.Error("Clip changed a short text")
+	}
+}
+
+// listCounter records every key a Store's List returned.
+type listCounter struct {
+	*Memory
+	keys []string
+}
+
+func (l *listCounter) List(ctx context.Context, filter string) (map[string][]byte, error) {
+	m, err := l.Memory.List(ctx, filter)
+	for k := range m {
+		l.keys = append(l.keys, k)
+	}
+	return m, err
+}
+
+// The overview reads the tags of the problem states by key: served tags, most of a registry's,
+// are not read unless a state or a search asks for them.
+func TestOverviewDoesNotReadServedTags(t *testing.T) {
+	ctx := context.Background()
+	store := &listCounter{Memory: NewMemory()}
+	for i, st := range []State{Served, Served, Rejected, Failing} {
+		tg := Tag{Repository: "p/nginx", Tag: fmt.Sprintf("1.%d.0", i), Name: "nginx", Version: fmt.Sprintf("1.%d.0", i), State: st}
+		put(t, store, TagKey(tg), tg)
+	}
+	o, err := Reader{Store: store}.Overall(ctx, Filter{})
+	if err != nil || len(o.Problems) != 2 {
+		t.Fatalf("problems %+v, %v", o.Problems, err)
+	}
+	for _, k := range store.keys {
+		if strings.HasPrefix(k, prefixTag+string(Served)+".") {
+			t.Errorf("the overview read the served tag %s", k)
+		}
+	}
+	store.keys = nil
+	if o, _ := (Reader{Store: store}).Overall(ctx, Filter{State: Served}); len(o.Problems) != 2 {
+		t.Errorf("state=served: %+v", o.Problems)
 	}
 }
