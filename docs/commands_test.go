@@ -279,8 +279,27 @@ func (g *procGroups) stop() {
 	for _, pid := range g.pids {
 		_ = syscall.Kill(-pid, syscall.SIGTERM)
 	}
-	// Give them a moment to close their stores, then make sure.
-	time.Sleep(500 * time.Millisecond)
+	// Wait for every group to be gone (their servers close their stores on SIGTERM), within a
+	// generous bound; whatever is left then is killed.
+	gone := func() bool {
+		for _, pid := range g.pids {
+			if syscall.Kill(-pid, 0) == nil {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.After(time.Minute)
+wait:
+	for !gone() {
+		select {
+		case <-tick.C:
+		case <-limit:
+			break wait
+		}
+	}
 	for _, pid := range g.pids {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -106,6 +107,11 @@ func startAndProbe(t *testing.T, nc namedContainer, overrides map[string]string)
 	cmd.Env = env
 	var logs testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s (%s) log:\n%s", nc.workload, bin, logs.String())
+		}
+	})
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -138,21 +144,14 @@ func startAndProbe(t *testing.T, nc namedContainer, overrides map[string]string)
 		checks = append(checks, check{"metrics", "http://" + portMap[p] + "/metrics"})
 	}
 	for _, c := range checks {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
+		testkit.Eventually(t, testkit.Patience, fmt.Sprintf("%s: %s %s to answer 200", nc.workload, c.what, c.url), func() bool {
 			select {
 			case err := <-exited:
 				t.Fatalf("%s (%s) exited: %v\n%s", nc.workload, bin, err, logs.String())
 			default:
 			}
-			if get(c.url) == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s %s never answered 200\n%s", nc.workload, c.what, c.url, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return get(c.url) == http.StatusOK
+		})
 	}
 	t.Logf("%s (%s): %d of its probe and metrics URLs answer 200", nc.workload, bin, len(checks))
 }
