@@ -35,6 +35,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/oci-epr/package-registry/internal/flagenv"
+
+	"github.com/oci-epr/package-registry/deploy"
 )
 
 const (
@@ -112,20 +114,11 @@ const (
 // imagePackages are the packages of deploy/image/binaries.txt, the list the Dockerfile's go build
 // reads (and the daemonless build in deploy/image).
 func imagePackages() ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "image", "binaries.txt"))
+	bins, err := deploy.ReadBinaries(repoRoot)
 	if err != nil {
 		return nil, err
 	}
-	var pkgs []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			pkgs = append(pkgs, line)
-		}
-	}
-	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("deploy/image/binaries.txt lists no packages")
-	}
-	return pkgs, nil
+	return deploy.Packages(bins), nil
 }
 
 // buildBinaries builds the packages the Dockerfile builds, with its flags, once.

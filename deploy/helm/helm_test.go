@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oci-epr/package-registry/deploy"
 )
 
 const (
@@ -146,19 +148,14 @@ func valuesFile(t *testing.T, values string) string {
 	return f.Name()
 }
 
-// imagePackages reads deploy/image/binaries.txt, the list of what the image holds.
+// imagePackages are the packages of deploy/image/binaries.txt, the list the Dockerfile's go build
+// reads (and the daemonless build in deploy/image).
 func imagePackages() ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "image", "binaries.txt"))
+	bins, err := deploy.ReadBinaries(repoRoot)
 	if err != nil {
 		return nil, err
 	}
-	var pkgs []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			pkgs = append(pkgs, line)
-		}
-	}
-	return pkgs, nil
+	return deploy.Packages(bins), nil
 }
 
 // binary returns the path of one of the image's binaries, building them all once.
